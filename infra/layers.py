@@ -1,0 +1,128 @@
+"""Builds the Lambda layers' folders without Docker: `python -m infra.layers`.
+
+Three layers, all plain folders that CDK zips as assets:
+
+- shared code: `layers/shared` as it is in the repository (python/closedloop -> /opt/python/closedloop);
+- dependencies: `pip install` of layers/requirements.txt for the Lambda's Python (3.13) and architecture (arm64),
+  cached under .build/ by a hash of the requirements and the target platform, so a re-synth does not reinstall;
+- content: templates/ and config/ staged as content/ (-> /opt/content/templates, /opt/content/config).
+
+boto3 and botocore are removed from the dependency layer: the runtime ships them, and a second copy would only
+add megabytes and cold-start time (aws-xray-sdk pulls botocore in transitively).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILD = ROOT / ".build" / "layers"
+REQUIREMENTS = ROOT / "layers" / "requirements.txt"
+SHARED = ROOT / "layers" / "shared"
+CONTENT_SOURCES = ("templates", "config")
+
+# The Lambda's interpreter and architecture, not this machine's.
+PLATFORM_ARGS = (
+    "--platform",
+    "manylinux2014_aarch64",
+    "--only-binary=:all:",
+    "--python-version",
+    "3.13",
+    "--implementation",
+    "cp",
+)
+# Distributions the Lambda runtime provides; never shipped in the layer.
+RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
+
+# What a layer zip should never carry: caches and bytecode of this machine's Python.
+ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", "**/.pytest_cache", "**/.DS_Store"]
+
+
+def requirements_hash() -> str:
+    """Cache key of the dependency layer: the requirements and the platform they are built for."""
+    digest = hashlib.sha256(REQUIREMENTS.read_bytes())
+    digest.update(" ".join(PLATFORM_ARGS + RUNTIME_PROVIDED).encode())
+    return digest.hexdigest()
+
+
+def _strip(target: Path) -> None:
+    """Remove runtime-provided packages and bytecode caches from an installed `python/` folder."""
+    for entry in list(target.iterdir()):
+        # "botocore", "botocore-1.44.5.dist-info", "s3transfer" -> the distribution's import name.
+        if entry.name.split("-")[0].split(".")[0].lower() in RUNTIME_PROVIDED:
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    for cache in list(target.rglob("__pycache__")):
+        shutil.rmtree(cache, ignore_errors=True)
+    shutil.rmtree(target / "bin", ignore_errors=True)
+
+
+def build_dependencies(*, force: bool = False) -> Path:
+    """The dependency layer folder (holding python/), rebuilt only when the requirements change."""
+    layer = BUILD / "dependencies"
+    stamp = BUILD / "dependencies.sha256"
+    key = requirements_hash()
+    if not force and layer.is_dir() and stamp.is_file() and stamp.read_text().strip() == key:
+        return layer
+    staging = BUILD / "dependencies.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    target = staging / "python"
+    target.mkdir(parents=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-compile",
+            *PLATFORM_ARGS,
+            "--target",
+            str(target),
+            "-r",
+            str(REQUIREMENTS),
+        ],
+        check=True,
+    )
+    _strip(target)
+    shutil.rmtree(layer, ignore_errors=True)
+    staging.rename(layer)
+    stamp.write_text(key + "\n")
+    return layer
+
+
+def build_content() -> Path:
+    """Stage templates/ and config/ as content/ for the content layer (cheap: redone on every synth)."""
+    layer = BUILD / "content"
+    shutil.rmtree(layer, ignore_errors=True)
+    content = layer / "content"
+    content.mkdir(parents=True)
+    for name in CONTENT_SOURCES:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, content / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            (content / name).mkdir()
+    return layer
+
+
+def shared_code() -> Path:
+    """The shared code layer is the repository folder itself."""
+    return SHARED
+
+
+def main() -> None:
+    for label, path in (
+        ("dependencies", build_dependencies()),
+        ("content", build_content()),
+        ("shared", shared_code()),
+    ):
+        print(f"{label:>12}: {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,167 @@
+"""The closedloop stack: composes the constructs, then turns each wiring.Function into grants and triggers.
+
+Nothing here declares a resource of its own accord: tables, queues, secrets, APIs, rules, schedules and functions
+all come from infra/wiring.py, the declaration the local runtime reads too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
+from constructs import Construct
+
+from infra import wiring
+from infra.constructs.bus import Bus
+from infra.constructs.data import Data
+from infra.constructs.functions import CONTENT_DIR, Functions, Layers
+from infra.constructs.http_api import HttpApi
+from infra.constructs.monitoring import Monitoring
+from infra.constructs.nag import acknowledge, arn_placeholder
+from infra.constructs.scheduling import Scheduling
+from infra.constructs.sending import Sending
+
+CONTEXT_PREFIX = "closedloop:"
+
+
+@dataclass(frozen=True)
+class DeploySettings:
+    """What a deployer chooses, read from cdk.json context (keys prefixed "closedloop:")."""
+
+    sender: str = "newsletter@example.com"
+    sender_domain: str | None = None
+    configuration_set: str = "closedloop"
+    tracking_domain: str | None = None
+    tracking_certificate_arn: str | None = None
+
+    @classmethod
+    def from_context(cls, scope: Construct) -> DeploySettings:
+        def get(key: str) -> str | None:
+            value = scope.node.try_get_context(CONTEXT_PREFIX + key)
+            return str(value).strip() or None if value is not None else None
+
+        settings = cls(
+            sender=get("sender") or cls.sender,
+            sender_domain=get("senderDomain"),
+            configuration_set=get("configurationSet") or cls.configuration_set,
+            tracking_domain=get("trackingDomain"),
+            tracking_certificate_arn=get("trackingCertificateArn"),
+        )
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        local, _, domain = self.sender.partition("@")
+        if not local or "." not in domain or any(c in self.sender for c in "\r\n <>"):
+            raise ValueError(f"context {CONTEXT_PREFIX}sender must be a bare e-mail address, got {self.sender!r}")
+        if self.sender_domain and not self.sender.endswith("@" + self.sender_domain):
+            raise ValueError(f"{CONTEXT_PREFIX}sender {self.sender!r} is not an address of {self.sender_domain!r}")
+
+
+class ClosedloopStack(Stack):
+    def __init__(self, scope: Construct, id: str, *, settings: DeploySettings | None = None, **kwargs) -> None:
+        super().__init__(scope, id, **kwargs)
+        settings = settings or DeploySettings.from_context(self)
+
+        data = Data(self, "Data")
+        sending = Sending(
+            self,
+            "Sending",
+            sender=settings.sender,
+            sender_domain=settings.sender_domain,
+            configuration_set_name=settings.configuration_set,
+        )
+        bus = Bus(self, "Events")
+        apis = {
+            api.id: HttpApi(
+                self,
+                f"{api.id}-api",
+                spec=api,
+                domain_name=settings.tracking_domain if api is wiring.TRACKING_API else None,
+                certificate_arn=settings.tracking_certificate_arn if api is wiring.TRACKING_API else None,
+            )
+            for api in wiring.APIS
+        }
+        functions = Functions(
+            self,
+            "Functions",
+            layers=Layers(self, "Layers"),
+            environment={
+                **{table.env: data.tables[table.id].table_name for table in wiring.TABLES},
+                **{queue.env: sending.queues[queue.id].queue_url for queue in wiring.QUEUES},
+                **{secret.env: data.secrets[secret.id].secret_arn for secret in wiring.SECRETS},
+                **{api.url_env: apis[api.id].url for api in wiring.APIS},
+                wiring.BUS_ENV: bus.bus.event_bus_name,
+                wiring.SENDER_ENV: settings.sender,
+                wiring.CONFIGURATION_SET_ENV: sending.configuration_set.configuration_set_name,
+                wiring.CONTENT_DIR_ENV: CONTENT_DIR,
+            },
+        )
+        scheduling = Scheduling(self, "Scheduling")
+
+        for spec in wiring.FUNCTIONS:
+            function = functions.by_name[spec.name]
+            self._grant(spec, function, data=data, sending=sending, bus=bus)
+            for route in spec.routes:
+                apis[route.api.id].add_route(route, function)
+            if spec.queue_trigger:
+                trigger = spec.queue_trigger
+                function.add_event_source(
+                    event_sources.SqsEventSource(
+                        sending.queues[trigger.queue.id],
+                        batch_size=trigger.batch_size,
+                        max_concurrency=trigger.max_concurrency,
+                        report_batch_item_failures=True,
+                    )
+                )
+            if spec.rule_trigger:
+                bus.route(spec.rule_trigger, function)
+            if spec.schedule:
+                scheduling.add(spec.schedule, function)
+
+        Monitoring(
+            self,
+            "Monitoring",
+            functions=functions.by_name,
+            dead_letter_queues={
+                **sending.dead_letter_queues,
+                "events": bus.dead_letters,
+                "schedules": scheduling.dead_letters,
+            },
+        )
+        for api in wiring.APIS:
+            CfnOutput(self, f"{api.id}-url", value=apis[api.id].url, description=f"Base URL of the {api.id} API")
+        CfnOutput(
+            self,
+            "api-key-secret",
+            value=data.secrets[wiring.API_KEY.id].secret_name,
+            description="Secret holding the admin API key (JSON field api_key)",
+        )
+        CfnOutput(self, "configuration-set", value=sending.configuration_set.configuration_set_name)
+
+    @staticmethod
+    def _grant(spec: wiring.Function, function: lambda_.Function, *, data: Data, sending: Sending, bus: Bus) -> None:
+        """Turn the function's declared intent (reads, writes, sends_to, ...) into least-privilege grants."""
+        for table in spec.reads:
+            data.tables[table.id].grant_read_data(function)
+        for table in spec.writes:
+            data.tables[table.id].grant_write_data(function)
+        for queue in spec.sends_to:
+            sending.queues[queue.id].grant_send_messages(function)
+        for secret in spec.secrets:
+            data.secrets[secret.id].grant_read(function)
+        if spec.publishes_events:
+            bus.bus.grant_put_events_to(function)
+        if spec.sends_email:
+            sending.grant_send_email(function)
+        policy = function.role.node.find_child("DefaultPolicy")
+        for table in {*spec.reads, *spec.writes}:
+            if table.indexes:
+                acknowledge(
+                    policy,
+                    f"AwsSolutions-IAM5[Resource::{arn_placeholder(data.tables[table.id])}/index/*]",
+                    f"Access to the {table.id} table's own secondary indexes ({', '.join(i.name for i in table.indexes)}); "
+                    "CDK grants index/* of this one table, no other table.",
+                )
