@@ -1,4 +1,8 @@
-"""Every message SES accepted, read from moto's SES backend in-process and parsed from its raw MIME."""
+"""Every message SES accepted, read from moto's SES backend in-process and parsed from its raw MIME.
+
+SES keeps a send's EmailTags for its event destinations, but moto drops them; `capture_tags` wraps moto's SES v2
+SendEmail so the outbox can show them too (the sender tags each mail with its template).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,27 @@ from typing import Any
 from .aws import ACCOUNT_ID, REGION
 
 MESSAGE_ID_HEADER = "X-Closedloop-Message-Id"
+_TAGS: dict[str, dict[str, str]] = {}  # SES message id -> EmailTags
+
+
+def capture_tags() -> None:
+    """Record the EmailTags of every SES v2 SendEmail moto answers (idempotent)."""
+    import json
+
+    from moto.sesv2.responses import SESV2Response
+
+    original = SESV2Response.send_email
+    if getattr(original, "_closedloop_tags", False):
+        return
+
+    def send_email(self) -> str:
+        answer = original(self)
+        tags = json.loads(self.body).get("EmailTags") or []
+        _TAGS[json.loads(answer)["MessageId"]] = {t["Name"]: t["Value"] for t in tags}
+        return answer
+
+    send_email._closedloop_tags = True
+    SESV2Response.send_email = send_email
 
 
 def _sent_messages() -> list[Any]:
@@ -37,9 +62,12 @@ def parse_raw(raw: str, ses_id: str) -> dict:
     headers: dict[str, str] = {}
     for name, value in message.items():
         headers[name] = f"{headers[name]}, {value}" if name in headers else str(value)
+    tags = _TAGS.get(ses_id, {})
     return {
         "message_id": str(message[MESSAGE_ID_HEADER] or ses_id),
         "ses_message_id": ses_id,
+        "template": tags.get("template"),
+        "tags": tags,
         "to": [address.addr_spec for address in message["To"].addresses] if message["To"] else [],
         "subject": str(message["Subject"] or ""),
         "html": html_body,
@@ -59,6 +87,8 @@ def messages(to: str | None = None) -> list[dict]:
             entry = {
                 "message_id": sent.id,
                 "ses_message_id": sent.id,
+                "template": None,
+                "tags": _TAGS.get(sent.id, {}),
                 "to": list(getattr(sent, "destinations", {}).get("ToAddresses", [])),
                 "subject": getattr(sent, "subject", ""),
                 "html": getattr(sent, "body", None),
@@ -83,6 +113,7 @@ def page(entries: list[dict], *, title: str = "closedloop outbox", links: dict[s
             f"""<section id="m{i}">
 <h2>{i}. {html.escape(entry['subject'])}</h2>
 <p><b>to</b> {html.escape(', '.join(entry['to']))} &middot; <b>sent</b> {html.escape(entry['sent_at'] or '?')}
+&middot; <b>template</b> {html.escape(entry['template'] or '?')}
 &middot; <b>id</b> <code>{html.escape(entry['message_id'])}</code></p>
 <details><summary>headers</summary><pre>{html.escape(headers)}</pre></details>
 <details><summary>text part</summary><pre>{html.escape(entry['text'] or '')}</pre></details>

@@ -88,6 +88,7 @@ class Runtime:
     def start(self) -> "Runtime":
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every AWS call otherwise
         self.gateway = Gateway(clock=self.clock, host=self._host, port=self._port, log_requests=self._log_requests)
+        outbox.capture_tags()
         self._moto, endpoint = aws.start_moto(self._host)
         # One moto per process: its backends are module globals, so start from a clean slate.
         urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")).read()

@@ -121,7 +121,7 @@ class ClosedloopStack(Stack):
             if spec.schedule:
                 scheduling.add(spec.schedule, function)
 
-        Monitoring(
+        self.monitoring = Monitoring(
             self,
             "Monitoring",
             functions=functions.by_name,
@@ -140,6 +140,9 @@ class ClosedloopStack(Stack):
             description="Secret holding the admin API key (JSON field api_key)",
         )
         CfnOutput(self, "configuration-set", value=sending.configuration_set.configuration_set_name)
+        # Exposed for tests and for stacks that build on this one.
+        self.data, self.sending, self.bus, self.apis = data, sending, bus, apis
+        self.functions, self.scheduling = functions, scheduling
 
     @staticmethod
     def _grant(spec: wiring.Function, function: lambda_.Function, *, data: Data, sending: Sending, bus: Bus) -> None:

@@ -1,0 +1,67 @@
+# The front door. Every target installs what it needs on a fresh machine (Python 3.11+, Node 20, npm).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help demo test unit integration infra e2e local synth deploy lint bench layers clean
+
+help:
+	@echo "make demo   - tell the closed-loop story on the local runtime (no AWS account needed)"
+	@echo "make test   - unit, integration, infra and e2e tests"
+	@echo "make local  - run the local runtime on http://127.0.0.1:8080"
+	@echo "make bench  - cold-start, warm-path, request-count and index-efficiency figures"
+	@echo "make synth  - synthesize the CDK app (cdk-nag runs here)"
+	@echo "make deploy - cdk deploy into the current AWS account"
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json
+	npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+demo: $(STAMP)
+	$(PY) -m closedloop_local.demo
+
+local: $(STAMP)
+	$(VENV)/bin/closedloop local --port 8080
+
+test: $(STAMP) node_modules/.installed
+	$(PY) -m pytest tests
+
+unit: $(STAMP)
+	$(PY) -m pytest tests/unit
+
+integration: $(STAMP)
+	$(PY) -m pytest tests/integration
+
+infra: $(STAMP) node_modules/.installed
+	$(PY) -m pytest tests/infra
+
+e2e: $(STAMP)
+	$(PY) -m pytest tests/e2e
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+layers: $(STAMP)
+	$(PY) -m infra.layers
+
+synth: $(STAMP) node_modules/.installed
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" npx cdk synth --quiet
+
+deploy: $(STAMP) node_modules/.installed
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" npx cdk deploy
+
+lint: $(STAMP)
+	$(PY) -m pytest tests/infra -k cfn_lint
+
+clean:
+	rm -rf $(VENV) node_modules cdk.out .build

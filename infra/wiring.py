@@ -1,0 +1,323 @@
+"""Every table, queue, API route, schedule and function of closedloop, declared once.
+
+The CDK stack (infra/stack.py) and the local runtime (closedloop_local) both read this module, so what runs on a
+laptop is what is deployed. It is plain data: importing it costs nothing and needs no aws_cdk.
+
+Environment variables are the only channel from here into the Lambdas: each resource names the variable that
+carries its name (or URL/ARN), and closedloop.settings reads exactly these names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# --- data -----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    partition_key: str
+    sort_key: str
+    # KEYS_ONLY keeps the scheduled checks' indexes small: a check reads ids, the sender reads the fresh profile.
+    projection: str = "KEYS_ONLY"
+
+
+@dataclass(frozen=True)
+class Table:
+    id: str
+    env: str
+    partition_key: str
+    sort_key: str | None = None
+    indexes: tuple[Index, ...] = ()
+    ttl_attribute: str | None = None
+
+
+PROFILES = Table(
+    id="profiles",
+    env="PROFILES_TABLE",
+    partition_key="profile_id",
+    indexes=(
+        # Sparse, write-sharded "due" indexes: only profiles that can be due carry the attributes, spread over
+        # closedloop.profiles.DUE_SHARDS partitions; a check queries each shard for sort key <= now.
+        Index(name="birthday_due", partition_key="bday_shard", sort_key="bday_due_at"),
+        Index(name="idle_due", partition_key="idle_shard", sort_key="idle_due_at"),
+    ),
+)
+ACTIVITY = Table(
+    id="activity", env="ACTIVITY_TABLE", partition_key="profile_id", sort_key="sk", ttl_attribute="expires_at"
+)
+# Business-key ledger: send reservations, threshold claims and content-addressed link sets share one table,
+# told apart by key prefix (send#, threshold#, links#).
+LEDGER = Table(id="ledger", env="LEDGER_TABLE", partition_key="pk", ttl_attribute="expires_at")
+
+TABLES = (PROFILES, ACTIVITY, LEDGER)
+
+# --- queues and bus ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Queue:
+    id: str
+    env: str
+    max_receive_count: int = 5
+
+
+SEND_QUEUE = Queue(id="send", env="SEND_QUEUE_URL", max_receive_count=5)
+ACTIVITY_QUEUE = Queue(id="activity-retry", env="ACTIVITY_QUEUE_URL", max_receive_count=8)
+QUEUES = (SEND_QUEUE, ACTIVITY_QUEUE)
+
+BUS_ENV = "EVENT_BUS_NAME"
+EVENT_SOURCE = "closedloop"
+
+# --- secrets ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Secret:
+    id: str
+    env: str
+    # Shape of the generated secret: a JSON object with this template plus one generated key.
+    template: str
+    generated_key: str
+
+
+TRACKING_KEYS = Secret(
+    id="tracking-keys", env="TRACKING_KEYS_SECRET", template='{"current": "k1"}', generated_key="k1"
+)
+API_KEY = Secret(id="api-key", env="API_KEY_SECRET", template="{}", generated_key="api_key")
+SECRETS = (TRACKING_KEYS, API_KEY)
+
+# --- HTTP APIs --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Api:
+    id: str
+    public: bool
+    # Variable through which a function learns the API's base URL (to build links that point at it).
+    url_env: str
+
+
+TRACKING_API = Api(id="tracking", public=True, url_env="TRACKING_BASE_URL")
+ADMIN_API = Api(id="admin", public=False, url_env="ADMIN_BASE_URL")
+APIS = (TRACKING_API, ADMIN_API)
+
+
+@dataclass(frozen=True)
+class Route:
+    api: Api
+    method: str
+    path: str  # API Gateway syntax: /r/{token}, /v1/{proxy+}
+
+
+# --- triggers ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueTrigger:
+    queue: Queue
+    batch_size: int = 10
+    # SQS event source maxConcurrency: bounds the pressure on SES and on DynamoDB partitions.
+    max_concurrency: int = 5
+
+
+@dataclass(frozen=True)
+class RuleTrigger:
+    """An EventBridge rule on the closedloop bus."""
+
+    id: str
+    detail_types: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ScheduleTrigger:
+    """An EventBridge Scheduler schedule. The handler receives {"schedule": name}."""
+
+    name: str
+    expression: str
+    timezone: str = "UTC"
+
+
+# --- functions --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    # Folder under functions/ holding handler.py with a `handler(event, context)`.
+    folder: str
+    description: str
+    routes: tuple[Route, ...] = ()
+    queue_trigger: QueueTrigger | None = None
+    rule_trigger: RuleTrigger | None = None
+    schedule: ScheduleTrigger | None = None
+    # Least privilege, stated as intent; the stack turns these into grants.
+    reads: tuple[Table, ...] = ()
+    writes: tuple[Table, ...] = ()
+    sends_to: tuple[Queue, ...] = ()
+    secrets: tuple[Secret, ...] = ()
+    publishes_events: bool = False
+    sends_email: bool = False
+    # Which API base URLs the function needs (to render tracking links).
+    knows_urls: tuple[Api, ...] = ()
+    memory_mb: int = 256
+    timeout_s: int = 10
+    # Needs the templates and config content (the content layer).
+    uses_content: bool = False
+
+    @property
+    def handler_module(self) -> str:
+        """Dotted module path of the handler, as the local runtime imports it."""
+        return f"functions.{self.folder}.handler"
+
+
+CLICK = Function(
+    name="click",
+    folder="click",
+    description="Public redirect for tracked links; records the click and applies the link's actions.",
+    routes=(Route(TRACKING_API, "GET", "/r/{token}"),),
+    reads=(LEDGER, PROFILES),
+    writes=(PROFILES, ACTIVITY, LEDGER),
+    sends_to=(ACTIVITY_QUEUE,),
+    secrets=(TRACKING_KEYS,),
+    publishes_events=True,
+    uses_content=True,
+    memory_mb=512,
+    timeout_s=5,
+)
+OPEN = Function(
+    name="open",
+    folder="open",
+    description="Public open pixel; records the open.",
+    routes=(Route(TRACKING_API, "GET", "/o/{token}"),),
+    reads=(PROFILES,),  # the open is stored in one transaction with a check that its profile exists
+    writes=(ACTIVITY,),
+    sends_to=(ACTIVITY_QUEUE,),
+    secrets=(TRACKING_KEYS,),
+    timeout_s=5,
+)
+UNSUBSCRIBE = Function(
+    name="unsubscribe",
+    folder="unsubscribe",
+    description="Public unsubscribe page (GET shows a form, POST unsubscribes; RFC 8058 one-click).",
+    routes=(Route(TRACKING_API, "GET", "/u/{token}"), Route(TRACKING_API, "POST", "/u/{token}")),
+    reads=(PROFILES,),
+    writes=(PROFILES,),
+    secrets=(TRACKING_KEYS,),
+    timeout_s=5,
+)
+ADMIN = Function(
+    name="admin-api",
+    folder="admin_api",
+    description="Authenticated admin API: profiles, events, messages.",
+    routes=(
+        Route(ADMIN_API, "PUT", "/v1/profiles/{profile_id}"),
+        Route(ADMIN_API, "GET", "/v1/profiles/{profile_id}"),
+        Route(ADMIN_API, "POST", "/v1/events"),
+        Route(ADMIN_API, "POST", "/v1/messages"),
+    ),
+    reads=(PROFILES,),
+    writes=(PROFILES, ACTIVITY),
+    sends_to=(SEND_QUEUE,),
+    # The API key is checked in the function (constant time) so a missing and a wrong key both get 401, locally
+    # and in the cloud alike; see ARCHITECTURE.md "Admin API authentication".
+    secrets=(API_KEY,),
+    uses_content=True,
+)
+SENDER = Function(
+    name="sender",
+    folder="sender",
+    description="The send gate: consent, ledger, render, SES.",
+    queue_trigger=QueueTrigger(SEND_QUEUE, batch_size=10, max_concurrency=5),
+    reads=(PROFILES, LEDGER),
+    writes=(LEDGER,),
+    sends_to=(SEND_QUEUE,),
+    secrets=(TRACKING_KEYS,),
+    sends_email=True,
+    knows_urls=(TRACKING_API,),
+    uses_content=True,
+    memory_mb=512,
+    timeout_s=30,
+)
+ACTIVITY_RETRY = Function(
+    name="activity-retry",
+    folder="activity_retry",
+    description="Records clicks and opens whose synchronous recording failed.",
+    queue_trigger=QueueTrigger(ACTIVITY_QUEUE, batch_size=10, max_concurrency=2),
+    reads=(PROFILES, LEDGER),
+    writes=(PROFILES, ACTIVITY, LEDGER),
+    publishes_events=True,
+    uses_content=True,
+    timeout_s=30,
+)
+THRESHOLD_TRIGGER = Function(
+    name="threshold-trigger",
+    folder="threshold_trigger",
+    description="Turns a threshold.crossed domain event into a send request.",
+    rule_trigger=RuleTrigger(id="threshold-crossed", detail_types=("threshold.crossed",)),
+    sends_to=(SEND_QUEUE,),
+    uses_content=True,
+)
+BIRTHDAY = Function(
+    name="birthday",
+    folder="birthday",
+    description="Hourly: sends the birthday mail to profiles whose birthday morning has come.",
+    schedule=ScheduleTrigger(name="birthday", expression="rate(1 hour)"),
+    reads=(PROFILES,),
+    writes=(PROFILES,),
+    sends_to=(SEND_QUEUE,),
+    uses_content=True,
+    timeout_s=300,
+)
+WE_MISS_YOU = Function(
+    name="we-miss-you",
+    folder="we_miss_you",
+    description="Daily: sends we-miss-you to profiles silent for the configured number of days.",
+    schedule=ScheduleTrigger(name="we-miss-you", expression="cron(0 8 * * ? *)", timezone="UTC"),
+    reads=(PROFILES,),
+    writes=(PROFILES,),
+    sends_to=(SEND_QUEUE,),
+    uses_content=True,
+    timeout_s=300,
+)
+
+FUNCTIONS = (CLICK, OPEN, UNSUBSCRIBE, ADMIN, SENDER, ACTIVITY_RETRY, THRESHOLD_TRIGGER, BIRTHDAY, WE_MISS_YOU)
+
+# SQS visibility must outlast every retry of the consumer's batch (AWS guidance: six times the function timeout).
+VISIBILITY_TIMEOUT_FACTOR = 6
+
+
+def consumer_of(queue: Queue) -> Function:
+    """The one function that drains a queue."""
+    (function,) = [f for f in FUNCTIONS if f.queue_trigger and f.queue_trigger.queue == queue]
+    return function
+
+
+def schedules() -> dict[str, Function]:
+    """Scheduled functions by schedule name."""
+    return {f.schedule.name: f for f in FUNCTIONS if f.schedule}
+
+
+def environment_names(function: Function) -> dict[str, str]:
+    """The variables a function receives, mapped to the resource id each one names (see module docstring)."""
+    names: dict[str, str] = {}
+    for table in {*function.reads, *function.writes}:
+        names[table.env] = table.id
+    for queue in function.sends_to:
+        names[queue.env] = queue.id
+    for secret in function.secrets:
+        names[secret.env] = secret.id
+    for api in function.knows_urls:
+        names[api.url_env] = api.id
+    if function.publishes_events:
+        names[BUS_ENV] = "bus"
+    return names
+
+
+# Variables every function receives besides its resources'. Values come from cdk.json context in the cloud and
+# from the local runtime on a laptop.
+SENDER_ENV = "SENDER_ADDRESS"  # the verified SES identity mail is sent from
+CONFIGURATION_SET_ENV = "SES_CONFIGURATION_SET"
+CONTENT_DIR_ENV = "CONTENT_DIR"  # folder holding templates/ and config/ (the content layer at /opt/content)
+COMMON_ENV = (SENDER_ENV, CONFIGURATION_SET_ENV, CONTENT_DIR_ENV)

@@ -1,0 +1,294 @@
+"""DynamoDB through pynamodb: profiles (+ their due indexes), activity and the business-key ledger.
+
+pynamodb binds a model's table name when the class is created, and closedloop reads table names from the
+environment on first use (never at import). So the model classes are built by `models(...)`, once per set of
+table names, inside a cached factory.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Iterator
+
+from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
+from closedloop.clock import isoformat
+from closedloop.errors import ProfileNotFound
+from closedloop.ports import Activity, DueEntry, Link
+from closedloop.profiles import Profile, ProfileWrite, all_shards, shard_of
+
+SEND_RETENTION_DAYS = 400  # the send ledger outlives any retry and any yearly occasion key
+_DUE = {"birthday": ("bday_shard", "bday_due_at", "birthday_due"), "idle": ("idle_shard", "idle_due_at", "idle_due")}
+
+
+def _conditional_failed(error: Exception) -> bool:
+    cause = getattr(error, "cause_response_code", None)
+    return cause == "ConditionalCheckFailedException"
+
+
+@dataclass(frozen=True)
+class Models:
+    Profile: type[Model]
+    Activity: type[Model]
+    Ledger: type[Model]
+
+
+@lru_cache(maxsize=4)
+def models(profiles_table: str, activity_table: str, ledger_table: str) -> Models:
+    class BirthdayDue(GlobalSecondaryIndex):
+        class Meta:
+            index_name = "birthday_due"
+            projection = KeysOnlyProjection()
+
+        bday_shard = UnicodeAttribute(hash_key=True)
+        bday_due_at = UnicodeAttribute(range_key=True)
+
+    class IdleDue(GlobalSecondaryIndex):
+        class Meta:
+            index_name = "idle_due"
+            projection = KeysOnlyProjection()
+
+        idle_shard = UnicodeAttribute(hash_key=True)
+        idle_due_at = UnicodeAttribute(range_key=True)
+
+    class ProfileModel(Model):
+        class Meta:
+            table_name = profiles_table
+
+        profile_id = UnicodeAttribute(hash_key=True)
+        email = UnicodeAttribute()
+        status = UnicodeAttribute()
+        attributes = MapAttribute(default=dict)
+        interests = MapAttribute(default=dict)
+        last_activity_at = UnicodeAttribute(null=True)
+        created_at = UnicodeAttribute(null=True)
+        updated_at = UnicodeAttribute(null=True)
+        writes = NumberAttribute(null=True)
+        bday_shard = UnicodeAttribute(null=True)
+        bday_due_at = UnicodeAttribute(null=True)
+        idle_shard = UnicodeAttribute(null=True)
+        idle_due_at = UnicodeAttribute(null=True)
+        birthday_due = BirthdayDue()
+        idle_due = IdleDue()
+
+    class ActivityModel(Model):
+        class Meta:
+            table_name = activity_table
+
+        profile_id = UnicodeAttribute(hash_key=True)
+        sk = UnicodeAttribute(range_key=True)  # <occurred_at>#<kind>#<activity_id>: a timeline per profile
+        kind = UnicodeAttribute()
+        details = UnicodeAttribute(null=True)  # JSON
+        expires_at = NumberAttribute(null=True)
+
+    class LedgerModel(Model):
+        class Meta:
+            table_name = ledger_table
+
+        pk = UnicodeAttribute(hash_key=True)
+        state = UnicodeAttribute(null=True)
+        message_id = UnicodeAttribute(null=True)
+        provider_message_id = UnicodeAttribute(null=True)
+        at = UnicodeAttribute(null=True)
+        body = UnicodeAttribute(null=True)
+        expires_at = NumberAttribute(null=True)
+
+    return Models(ProfileModel, ActivityModel, LedgerModel)
+
+
+def _to_profile(item: Model) -> Profile:
+    return Profile(
+        profile_id=item.profile_id,
+        email=item.email,
+        status=item.status,
+        attributes=_plain(item.attributes),
+        interests={k: int(v) for k, v in _plain(item.interests).items()},
+        last_activity_at=item.last_activity_at,
+        created_at=item.created_at,
+        updated_at=item.updated_at,
+    )
+
+
+def _plain(value: object) -> dict:
+    if value is None:
+        return {}
+    return value.as_dict() if hasattr(value, "as_dict") else dict(value)
+
+
+class DynamoProfileStore:
+    def __init__(self, bound: Models) -> None:
+        self._m = bound.Profile
+        self._activity = bound.Activity
+        self._connection = Connection()
+
+    def upsert(self, write: ProfileWrite, now: datetime, birthday_due: str | None, idle_due: str) -> tuple[Profile, bool]:
+        m = self._m
+        stamp = isoformat(now)
+        actions = [
+            m.email.set(write.email),
+            m.status.set(write.status),
+            m.attributes.set(write.attributes),
+            m.updated_at.set(stamp),
+            m.created_at.set(m.created_at | stamp),
+            m.interests.set(m.interests | {}),
+        ]
+        if birthday_due:
+            actions += [m.bday_shard.set(shard_of(write.profile_id, "bday")), m.bday_due_at.set(birthday_due)]
+        else:
+            actions += [m.bday_shard.remove(), m.bday_due_at.remove()]
+        if write.status == "subscribed":
+            # Not activity: an existing silence clock keeps running; a new profile starts one now.
+            actions += [m.idle_shard.set(shard_of(write.profile_id, "idle")), m.idle_due_at.set(m.idle_due_at | idle_due)]
+        else:
+            actions += [m.idle_shard.remove(), m.idle_due_at.remove()]
+        # One round trip: the write counter tells a create (1) from an update, and the item comes back whole.
+        item = m(write.profile_id)
+        item.update(actions=[*actions, m.writes.add(1)])
+        return _to_profile(item), item.writes == 1
+
+    def get(self, profile_id: str, consistent: bool = False) -> Profile | None:
+        try:
+            return _to_profile(self._m.get(profile_id, consistent_read=consistent))
+        except DoesNotExist:
+            return None
+
+    def interests(self, profile_id: str) -> dict[str, int]:
+        profile = self.get(profile_id, consistent=True)
+        return profile.interests if profile else {}
+
+    def record_activity(self, activity: Activity, idle_due: str | None, expires_at: int) -> bool:
+        m = self._m
+        record = self._activity(
+            activity.profile_id,
+            f"{isoformat(activity.occurred_at)}#{activity.kind}#{activity.activity_id}",
+            kind=activity.kind,
+            details=json.dumps(activity.details, separators=(",", ":")),
+            expires_at=expires_at,
+        )
+        increments = [m.interests[name].add(amount) for name, amount in activity.increments.items()]
+        occurred = isoformat(activity.occurred_at)
+        moves = [m.last_activity_at.set(occurred), m.idle_due_at.set(idle_due), m.idle_shard.set(
+            shard_of(activity.profile_id, "idle"))] if activity.moves_last_activity and idle_due else []
+        exists = m.profile_id.exists()
+        # Activity only moves forward: a retried older click must not rewind last_activity_at.
+        newer = exists & (m.last_activity_at.does_not_exist() | (m.last_activity_at < occurred))
+        attempts = [(increments + moves, newer)] if moves else []
+        attempts.append((increments, exists))
+        for actions, condition in attempts:
+            try:
+                self._transact(record, activity.profile_id, actions, condition)
+                return True
+            except TransactWriteError as error:
+                reasons = [getattr(r, "code", None) if r else None for r in (error.cancellation_reasons or [])]
+                if reasons and reasons[0] == "ConditionalCheckFailed":
+                    return False  # this activity was recorded before
+                if len(reasons) < 2 or reasons[1] != "ConditionalCheckFailed":
+                    raise
+        raise ProfileNotFound(f"profile {activity.profile_id} does not exist")
+
+    def _transact(self, record: Model, profile_id: str, actions: list, condition) -> None:
+        with TransactWrite(connection=self._connection) as transaction:
+            transaction.save(record, condition=self._activity.sk.does_not_exist())
+            if actions:
+                transaction.update(self._m(profile_id), actions=actions, condition=condition)
+            else:
+                transaction.condition_check(self._m, profile_id, condition=condition)
+
+    def due(self, index: str, now_key: str) -> Iterator[DueEntry]:
+        shard_attr, due_attr, index_name = _DUE[index]
+        gsi = getattr(self._m, index_name)
+        kind = "bday" if index == "birthday" else "idle"
+        for shard in all_shards(kind):
+            for item in gsi.query(shard, getattr(self._m, due_attr) <= now_key):
+                yield DueEntry(item.profile_id, getattr(item, due_attr))
+
+    def move_due(self, index: str, profile_id: str, seen: str, new: str | None) -> bool:
+        shard_attr, due_attr, _ = _DUE[index]
+        due = getattr(self._m, due_attr)
+        actions = [due.set(new)] if new else [due.remove(), getattr(self._m, shard_attr).remove()]
+        try:
+            self._m(profile_id).update(actions=actions, condition=due == seen)
+            return True
+        except UpdateError as error:
+            if _conditional_failed(error):
+                return False
+            raise
+
+    def set_status(self, profile_id: str, status: str, now: datetime) -> bool:
+        m = self._m
+        actions = [m.status.set(status), m.updated_at.set(isoformat(now))]
+        if status != "subscribed":
+            actions += [m.bday_shard.remove(), m.bday_due_at.remove(), m.idle_shard.remove(), m.idle_due_at.remove()]
+        try:
+            m(profile_id).update(actions=actions, condition=m.profile_id.exists())
+            return True
+        except UpdateError as error:
+            if _conditional_failed(error):
+                return False
+            raise
+
+
+class DynamoLedger:
+    def __init__(self, bound: Models) -> None:
+        self._m = bound.Ledger
+        self._known_link_sets: set[str] = set()
+        self._link_cache: dict[str, list[Link]] = {}
+
+    def reserve_send(self, send_key: str, message_id: str, now: datetime) -> bool:
+        expires = int(now.timestamp()) + SEND_RETENTION_DAYS * 86400
+        item = self._m(f"send#{send_key}", state="reserved", message_id=message_id, at=isoformat(now),
+                       expires_at=expires)
+        return self._put_new(item)
+
+    def release_send(self, send_key: str) -> None:
+        self._m(f"send#{send_key}").delete(condition=self._m.state == "reserved")
+
+    def mark_sent(self, send_key: str, provider_message_id: str, now: datetime) -> None:
+        m = self._m
+        m(f"send#{send_key}").update(actions=[
+            m.state.set("sent"), m.provider_message_id.set(provider_message_id), m.at.set(isoformat(now)),
+        ])
+
+    def claim_threshold(self, rule_id: str, profile_id: str, now: datetime) -> str:
+        key = f"threshold#{rule_id}#{profile_id}"
+        if self._put_new(self._m(key, state="pending", at=isoformat(now))):
+            return "claimed"
+        item = self._m.get(key, consistent_read=True)
+        return "published" if item.state == "published" else f"pending:{item.at}"
+
+    def mark_threshold_published(self, rule_id: str, profile_id: str) -> None:
+        self._m(f"threshold#{rule_id}#{profile_id}").update(actions=[self._m.state.set("published")])
+
+    def put_link_set(self, link_set: str, links: list[Link]) -> None:
+        if link_set in self._known_link_sets:
+            return
+        body = json.dumps([[link.url, link.actions] for link in links], separators=(",", ":"))
+        self._put_new(self._m(f"links#{link_set}", body=body))  # content-addressed: an existing one is the same
+        self._known_link_sets.add(link_set)
+
+    def get_link_set(self, link_set: str) -> list[Link] | None:
+        # Link sets never change (their id is their hash), so a container keeps every one it has read.
+        if link_set not in self._link_cache:
+            try:
+                item = self._m.get(f"links#{link_set}")
+            except DoesNotExist:
+                return None
+            self._link_cache[link_set] = [Link(url, actions) for url, actions in json.loads(item.body)]
+        return self._link_cache[link_set]
+
+    def _put_new(self, item: Model) -> bool:
+        try:
+            item.save(condition=self._m.pk.does_not_exist())
+            return True
+        except PutError as error:
+            if _conditional_failed(error):
+                return False
+            raise

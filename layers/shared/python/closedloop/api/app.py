@@ -1,0 +1,45 @@
+"""The admin resolver: authentication, routers, and the one place domain errors become HTTP responses."""
+
+from __future__ import annotations
+
+import hmac
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+
+from closedloop import services
+from closedloop.api import events, messages, profiles
+from closedloop.api.body import error_response, json_response
+from closedloop.errors import ClosedloopError
+from closedloop.observability import logger
+
+
+def require_api_key(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
+    """Bearer API key, compared in constant time; missing and wrong keys look the same to the caller."""
+    header = app.current_event.headers.get("authorization") or ""
+    scheme, _, presented = header.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(presented.encode(), services.api_key().encode()):
+        return json_response(401, {"code": "unauthorized", "message": "A valid API key is required."})
+    return next_middleware(app)
+
+
+def build() -> APIGatewayHttpResolver:
+    app = APIGatewayHttpResolver()
+    app.use(middlewares=[require_api_key])
+    for router in (profiles.router, events.router, messages.router):
+        app.include_router(router)
+
+    @app.exception_handler(ClosedloopError)
+    def domain_error(error: ClosedloopError) -> Response:
+        return error_response(error)
+
+    @app.not_found
+    def not_found(_error) -> Response:
+        return json_response(404, {"code": "route_not_found", "message": "No such route."})
+
+    @app.exception_handler(Exception)
+    def unexpected(error: Exception) -> Response:
+        logger.exception("unexpected error in the admin API")
+        return json_response(500, {"code": "internal_error", "message": "Something went wrong; it has been logged."})
+
+    return app

@@ -1,0 +1,132 @@
+"""The collaborators domain code needs, in domain words. Adapters (closedloop.adapters) and test fakes implement them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Iterator, Protocol
+
+from closedloop.clock import isoformat, parse_instant
+from closedloop.profiles import Profile, ProfileWrite
+
+if TYPE_CHECKING:
+    from closedloop.mail import OutgoingMail
+    from closedloop.sending import SendRequest
+
+
+@dataclass(frozen=True)
+class Activity:
+    """Something a recipient did: a click, an open, an integrator's event. `activity_id` makes recording idempotent."""
+
+    kind: str  # click | open | event
+    activity_id: str
+    profile_id: str
+    occurred_at: datetime
+    increments: dict[str, int] = field(default_factory=dict)
+    details: dict = field(default_factory=dict)
+    # Whether it counts as the recipient being active (opens do not: mail privacy proxies fetch every pixel).
+    moves_last_activity: bool = True
+
+    def to_dict(self) -> dict:
+        return {
+            "kind": self.kind,
+            "activity_id": self.activity_id,
+            "profile_id": self.profile_id,
+            "occurred_at": isoformat(self.occurred_at),
+            "increments": self.increments,
+            "details": self.details,
+            "moves_last_activity": self.moves_last_activity,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Activity":
+        return cls(
+            kind=data["kind"],
+            activity_id=data["activity_id"],
+            profile_id=data["profile_id"],
+            occurred_at=parse_instant(data["occurred_at"]),
+            increments={str(k): int(v) for k, v in data.get("increments", {}).items()},
+            details=data.get("details", {}),
+            moves_last_activity=bool(data.get("moves_last_activity", True)),
+        )
+
+
+@dataclass(frozen=True)
+class DueEntry:
+    profile_id: str
+    due_key: str  # the index sort key as stored: the due instant, plus what the check needs to move it on
+
+
+@dataclass(frozen=True)
+class Link:
+    url: str
+    actions: dict
+
+
+class ProfileStore(Protocol):
+    def upsert(self, write: ProfileWrite, now: datetime, birthday_due: str | None, idle_due: str) -> tuple[Profile, bool]:
+        """Create or update; keeps interests and activity. Returns the profile and whether it was created."""
+
+    def get(self, profile_id: str) -> Profile | None: ...
+
+    def interests(self, profile_id: str) -> dict[str, int]:
+        """The counters as they are now (strongly consistent)."""
+
+    def record_activity(self, activity: Activity, idle_due: str | None, expires_at: int) -> bool:
+        """Store the activity and apply it to the profile atomically; False if it was recorded before.
+
+        Raises ProfileNotFound when the profile does not exist.
+        """
+
+    def due(self, index: str, now_key: str) -> Iterator[DueEntry]:
+        """Entries of a due index ('birthday' or 'idle') whose sort key is <= now_key, across all shards."""
+
+    def move_due(self, index: str, profile_id: str, seen: str, new: str | None) -> bool:
+        """Replace a due entry (or remove it, new=None) if it is still `seen`; False if it changed meanwhile."""
+
+    def set_status(self, profile_id: str, status: str, now: datetime) -> bool:
+        """Change consent; False if the profile does not exist."""
+
+
+class Ledger(Protocol):
+    """Conditional writes keyed by business keys: the memory that makes effects exactly-once."""
+
+    def reserve_send(self, send_key: str, message_id: str, now: datetime) -> bool:
+        """True if this call reserved the key; False if any earlier attempt did."""
+
+    def release_send(self, send_key: str) -> None:
+        """Forget a reservation whose send provably did not happen (the provider refused it)."""
+
+    def mark_sent(self, send_key: str, provider_message_id: str, now: datetime) -> None: ...
+
+    def claim_threshold(self, rule_id: str, profile_id: str, now: datetime) -> str:
+        """'claimed' for the first caller ever; else 'published' or 'pending:<iso claimed at>'."""
+
+    def mark_threshold_published(self, rule_id: str, profile_id: str) -> None: ...
+
+    def put_link_set(self, link_set: str, links: list[Link]) -> None:
+        """Store a content-addressed link set (idempotent)."""
+
+    def get_link_set(self, link_set: str) -> list[Link] | None: ...
+
+
+class Mailer(Protocol):
+    def send(self, mail: "OutgoingMail") -> str:
+        """Hand the mail to the provider; returns its message id.
+
+        Raises ProviderThrottled (not sent, retry later) or ProviderRejected (not sent, will not work as is).
+        Any other exception means the outcome is unknown.
+        """
+
+
+class EventPublisher(Protocol):
+    def publish(self, detail_type: str, detail: dict) -> None: ...
+
+
+class SendQueue(Protocol):
+    def enqueue(self, requests: list["SendRequest"], delay_seconds: int = 0) -> None: ...
+
+
+class ActivityQueue(Protocol):
+    def enqueue(self, activity: Activity) -> None: ...
+
