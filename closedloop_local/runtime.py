@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,16 @@ def _services():
     import closedloop.services
 
     return closedloop.services
+
+
+def _reset_domain() -> None:
+    """Forget every cached collaborator, so clients bind to this runtime's moto endpoint."""
+    _services().reset()
+    # services.reset() keeps the pynamodb model classes (cached per table name), and a model class keeps its
+    # connection, i.e. the previous runtime's endpoint. Locally the names repeat while the endpoint changes.
+    dynamo = sys.modules.get("closedloop.adapters.dynamo")
+    if dynamo is not None and hasattr(dynamo.models, "cache_clear"):
+        dynamo.models.cache_clear()
 
 
 class Runtime:
@@ -105,9 +116,8 @@ class Runtime:
                 **({"POWERTOOLS_LOG_LEVEL": "WARNING"} if self._quiet else {}),
             }
         )
-        services = _services()
-        services.reset()
-        services.use_clock(self.clock)
+        _reset_domain()
+        _services().use_clock(self.clock)
 
         self.pump = Pump(boto3.client("sqs", endpoint_url=endpoint, region_name=aws.REGION), sources_from(self.resources))
         self.scheduler = Scheduler(self.clock)
@@ -127,7 +137,7 @@ class Runtime:
             self._moto.stop()
             self._moto = None
         try:
-            _services().reset()
+            _reset_domain()
         finally:
             self._env.restore()
 
