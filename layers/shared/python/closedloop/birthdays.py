@@ -36,9 +36,14 @@ def next_birthday_morning(
     return birthday_morning(local_year + 2, birthday, zone, local_hour)
 
 
-def celebrated_year(morning: datetime, zone: ZoneInfo) -> int:
-    """The year of the birthday a morning belongs to: the business key of the once-a-year mail."""
-    return morning.astimezone(zone).year
+def upcoming_birthday_morning(birthday: date, zone: ZoneInfo, local_hour: int, now: datetime) -> datetime:
+    """The morning of the next birthday that is today or later in the profile's own calendar.
+
+    For a profile written now: a birthday that was yesterday is a year away, one that is today is due today.
+    """
+    today = now.astimezone(zone).date()
+    year = today.year if birthday_in(today.year, birthday) >= today else today.year + 1
+    return birthday_morning(year, birthday, zone, local_hour)
 
 
 def index_key(morning: datetime, birthday: date, zone: str) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from closedloop.birthdays import index_key, next_birthday_morning
+from closedloop.birthdays import index_key, upcoming_birthday_morning
 from closedloop.clock import isoformat
 from closedloop.config import Config
 from closedloop.errors import InvalidInput
@@ -151,8 +151,7 @@ def birthday_due_at(write: ProfileWrite, config: Config, now: datetime) -> str |
         return None
     birthday = parse_birthday(write.attributes["birthday"])
     zone = profile_zone(write.attributes, config)
-    catch_up = timedelta(days=config.birthday.catch_up_days)
-    morning = next_birthday_morning(birthday, zone, config.birthday.local_hour, now, catch_up)
+    morning = upcoming_birthday_morning(birthday, zone, config.birthday.local_hour, now)
     return index_key(morning, birthday, zone.key)
 
 

@@ -1,0 +1,35 @@
+"""Unit tests: pure domain with fakes. No sockets: a test that reaches the network fails."""
+
+import socket
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from closedloop.config import load_config
+from closedloop.tokens import TokenSigner, TrackingKeys
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def no_sockets(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise RuntimeError("unit tests must not open sockets")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+
+
+@pytest.fixture
+def config():
+    return load_config(REPO)
+
+
+@pytest.fixture
+def signer():
+    return TokenSigner(TrackingKeys.from_secret({"current": "k1", "k1": "unit-test-secret-one"}))
+
+
+@pytest.fixture
+def now():
+    return datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
