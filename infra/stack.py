@@ -105,7 +105,7 @@ class ClosedloopStack(Stack):
             function = functions.by_name[spec.name]
             self._grant(spec, function, data=data, sending=sending, bus=bus)
             for route in spec.routes:
-                apis[route.api.id].add_route(route, function)
+                apis[route.api.id].add_route(route, spec, function)
             if spec.queue_trigger:
                 trigger = spec.queue_trigger
                 function.add_event_source(
@@ -117,9 +117,9 @@ class ClosedloopStack(Stack):
                     )
                 )
             if spec.rule_trigger:
-                bus.route(spec.rule_trigger, function)
+                bus.route(spec, function)
             if spec.schedule:
-                scheduling.add(spec.schedule, function)
+                scheduling.add(spec, function)
 
         self.monitoring = Monitoring(
             self,

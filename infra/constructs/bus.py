@@ -24,13 +24,14 @@ class Bus(Construct):
         # Events that could not be delivered, or whose handler failed every asynchronous retry.
         self.dead_letters = dead_letter_queue(self, "dlq")
 
-    def route(self, trigger: wiring.RuleTrigger, function: lambda_.Function) -> events.Rule:
-        """Deliver the trigger's detail types from the closedloop source to the function."""
+    def route(self, spec: wiring.Function, function: lambda_.Function) -> events.Rule:
+        """Deliver the function's rule trigger (detail types from the closedloop source) to the function."""
+        trigger = spec.rule_trigger
         rule = events.Rule(
             self,
             trigger.id,
             event_bus=self.bus,
-            description=f"{', '.join(trigger.detail_types)} -> {function.node.id}",
+            description=f"{', '.join(trigger.detail_types)} -> {spec.name}",
             event_pattern=events.EventPattern(source=[wiring.EVENT_SOURCE], detail_type=list(trigger.detail_types)),
         )
         rule.add_target(

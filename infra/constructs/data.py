@@ -23,6 +23,15 @@ _PROJECTIONS = {
 
 SECRET_LENGTH = 48
 
+# Why each secret is rotated by hand (infra/DEPLOY.md says how); a new secret must state its own reason here.
+_MANUAL_ROTATION = {
+    wiring.TRACKING_KEYS.id: "Rotated by hand on purpose: the secret holds keys by key id, so an operator adds a "
+    "new key, makes it current and removes the old one once its links have aged out. An automatic rotation would "
+    "replace the key in place and turn every link already sent into a 404.",
+    wiring.API_KEY.id: "Rotated by hand on purpose: integrators (shop, CRM) hold this key; an automatic rotation "
+    "would lock them out without notice. The operator rotates it together with them (infra/DEPLOY.md).",
+}
+
 
 def _string_key(name: str) -> dynamodb.Attribute:
     return dynamodb.Attribute(name=name, type=dynamodb.AttributeType.STRING)
@@ -78,11 +87,5 @@ class Data(Construct):
                 password_length=SECRET_LENGTH,
             ),
         )
-        acknowledge(
-            secret,
-            "AwsSolutions-SMG4",
-            "Rotated by hand on purpose: the secret holds key ids, so an operator adds a new key, makes it current "
-            "and drops the old one after links/clients have moved on (see infra/DEPLOY.md). An automatic "
-            "rotation Lambda would invalidate every tracking link and API client at once.",
-        )
+        acknowledge(secret, "AwsSolutions-SMG4", _MANUAL_ROTATION[spec.id])
         return secret

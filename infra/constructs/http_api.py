@@ -82,8 +82,11 @@ class HttpApi(Construct):
         self.url = f"https://{domain_name}" if domain_name else self.api.api_endpoint
         self._integrations: dict[str, integrations.HttpLambdaIntegration] = {}
 
-    def add_route(self, route: wiring.Route, function: lambda_.IFunction) -> list[apigwv2.HttpRoute]:
-        key = function.node.id
+    def add_route(
+        self, route: wiring.Route, spec: wiring.Function, function: lambda_.IFunction
+    ) -> list[apigwv2.HttpRoute]:
+        """Route method+path to the function; one integration per function, shared by its routes."""
+        key = spec.name
         if key not in self._integrations:
             self._integrations[key] = integrations.HttpLambdaIntegration(
                 f"{key}-integration", function, payload_format_version=apigwv2.PayloadFormatVersion.VERSION_2_0

@@ -26,12 +26,14 @@ class Scheduling(Construct):
         self.dead_letters = dead_letter_queue(self, "dlq")
         self.schedules: dict[str, scheduler.Schedule] = {}
 
-    def add(self, trigger: wiring.ScheduleTrigger, function: lambda_.Function) -> scheduler.Schedule:
+    def add(self, spec: wiring.Function, function: lambda_.Function) -> scheduler.Schedule:
+        """Invoke the function on its schedule, in its time zone."""
+        trigger = spec.schedule
         # Its own role per schedule (not the stack-wide one CDK would share), so the grant below is this pair only.
         role = iam.Role(
             self,
             f"{trigger.name}-role",
-            description=f"EventBridge Scheduler: invoke {function.node.scope.node.id} for the {trigger.name} schedule",
+            description=f"EventBridge Scheduler: invoke {spec.name} for the {trigger.name} schedule",
             assumed_by=iam.ServicePrincipal(
                 "scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}}
             ),

@@ -1,0 +1,362 @@
+"""Every resource declared in infra/wiring.py exists in the template, shaped as the wiring says."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aws_cdk import assertions
+
+from infra import wiring
+from infra.constructs.functions import SERVICE_ENV
+
+Match = assertions.Match
+
+
+def _props(resources: dict, logical_id: str) -> dict:
+    return resources[logical_id]["Properties"]
+
+
+def _of_type(resources: dict, type_: str) -> dict[str, dict]:
+    return {key: r.get("Properties", {}) for key, r in resources.items() if r["Type"] == type_}
+
+
+def _function_id(synthesized, spec: wiring.Function) -> str:
+    return synthesized.logical_id(synthesized.stack.functions.by_name[spec.name])
+
+
+def _refs(value) -> set[str]:
+    """Logical ids a template fragment refers to (Ref and Fn::GetAtt)."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        if "Ref" in value:
+            found.add(value["Ref"])
+        if "Fn::GetAtt" in value:
+            found.add(value["Fn::GetAtt"][0])
+        for item in value.values():
+            found |= _refs(item)
+    elif isinstance(value, list):
+        for item in value:
+            found |= _refs(item)
+    return found
+
+
+# --- functions ----------------------------------------------------------------------------------------------
+
+
+def test_there_is_one_lambda_per_wiring_function(template):
+    template.resource_count_is("AWS::Lambda::Function", len(wiring.FUNCTIONS))
+
+
+@pytest.mark.parametrize("spec", wiring.FUNCTIONS, ids=lambda f: f.name)
+def test_each_function_runs_python313_on_arm64_traced_with_json_logs(synthesized, resources, spec):
+    props = _props(resources, _function_id(synthesized, spec))
+    assert props["Runtime"] == "python3.13"
+    assert props["Architectures"] == ["arm64"]
+    assert props["Handler"] == "handler.handler"
+    assert props["TracingConfig"] == {"Mode": "Active"}
+    assert props["LoggingConfig"]["LogFormat"] == "JSON"
+    assert props["MemorySize"] == spec.memory_mb
+    assert props["Timeout"] == spec.timeout_s
+    assert props["Description"] == spec.description
+
+
+@pytest.mark.parametrize("spec", wiring.FUNCTIONS, ids=lambda f: f.name)
+def test_each_function_logs_to_its_own_group_kept_for_a_month(synthesized, resources, spec):
+    log_group = _props(resources, _function_id(synthesized, spec))["LoggingConfig"]["LogGroup"]["Ref"]
+    assert resources[log_group]["Type"] == "AWS::Logs::LogGroup"
+    assert resources[log_group]["Properties"]["RetentionInDays"] == 30
+
+
+@pytest.mark.parametrize("spec", wiring.FUNCTIONS, ids=lambda f: f.name)
+def test_each_function_receives_exactly_its_wiring_variables(synthesized, resources, spec):
+    variables = _props(resources, _function_id(synthesized, spec))["Environment"]["Variables"]
+    expected = {*wiring.environment_names(spec), *wiring.COMMON_ENV, *SERVICE_ENV}
+    assert set(variables) == expected
+    assert variables["CONTENT_DIR"] == "/opt/content"
+    assert variables["SENDER_ADDRESS"] == "newsletter@example.com"
+    assert variables["POWERTOOLS_SERVICE_NAME"] == "closedloop"
+
+
+@pytest.mark.parametrize("spec", wiring.FUNCTIONS, ids=lambda f: f.name)
+def test_resource_variables_point_at_the_resources_they_name(synthesized, resources, spec):
+    stack = synthesized.stack
+    variables = _props(resources, _function_id(synthesized, spec))["Environment"]["Variables"]
+    owners = {
+        **{t.env: stack.data.tables[t.id] for t in wiring.TABLES},
+        **{q.env: stack.sending.queues[q.id] for q in wiring.QUEUES},
+        **{s.env: stack.data.secrets[s.id] for s in wiring.SECRETS},
+        **{a.url_env: stack.apis[a.id].api for a in wiring.APIS},
+        wiring.BUS_ENV: stack.bus.bus,
+    }
+    for name in wiring.environment_names(spec):
+        assert _refs(variables[name]) == {synthesized.logical_id(owners[name])}, name
+
+
+@pytest.mark.parametrize("spec", wiring.FUNCTIONS, ids=lambda f: f.name)
+def test_only_content_users_get_the_content_layer(synthesized, resources, spec):
+    content = synthesized.logical_id(synthesized.stack.functions._layers.content)
+    layers = {layer["Ref"] for layer in _props(resources, _function_id(synthesized, spec))["Layers"]}
+    assert len(layers) == (3 if spec.uses_content else 2)
+    assert (content in layers) == spec.uses_content
+
+
+def test_layers_are_built_for_python313_on_arm64(template):
+    template.resource_count_is("AWS::Lambda::LayerVersion", 3)
+    template.all_resources_properties(
+        "AWS::Lambda::LayerVersion",
+        {"CompatibleRuntimes": ["python3.13"], "CompatibleArchitectures": ["arm64"]},
+    )
+
+
+@pytest.mark.parametrize("spec", wiring.FUNCTIONS, ids=lambda f: f.name)
+def test_each_function_can_touch_exactly_the_tables_it_declares(synthesized, resources, spec):
+    role = synthesized.stack.functions.by_name[spec.name].role
+    policy = synthesized.logical_id(role.node.find_child("DefaultPolicy"))
+    statements = _props(resources, policy)["PolicyDocument"]["Statement"]
+    tables = {synthesized.logical_id(synthesized.stack.data.tables[t.id]): t for t in wiring.TABLES}
+    reached = {
+        table_id
+        for statement in statements
+        if any(str(action).startswith("dynamodb:") for action in statement["Action"])
+        for table_id in _refs(statement["Resource"]) & set(tables)
+    }
+    assert {tables[t].id for t in reached} == {t.id for t in {*spec.reads, *spec.writes}}
+
+
+def test_only_the_sender_may_send_email_and_never_on_a_wildcard(resources):
+    senders = []
+    for key, props in _of_type(resources, "AWS::IAM::Policy").items():
+        for statement in props["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if any(action.startswith("ses:") for action in actions):
+                senders.append(key)
+                assert "*" not in json.dumps(statement["Resource"])
+    assert len(senders) == len([f for f in wiring.FUNCTIONS if f.sends_email])
+
+
+# --- tables ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("spec", wiring.TABLES, ids=lambda t: t.id)
+def test_each_table_is_on_demand_with_point_in_time_recovery(synthesized, resources, spec):
+    props = _props(resources, synthesized.logical_id(synthesized.stack.data.tables[spec.id]))
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    keys = {key["AttributeName"]: key["KeyType"] for key in props["KeySchema"]}
+    assert keys == {spec.partition_key: "HASH", **({spec.sort_key: "RANGE"} if spec.sort_key else {})}
+
+
+@pytest.mark.parametrize("spec", wiring.TABLES, ids=lambda t: t.id)
+def test_each_table_has_the_declared_indexes_and_ttl(synthesized, resources, spec):
+    props = _props(resources, synthesized.logical_id(synthesized.stack.data.tables[spec.id]))
+    indexes = {
+        index["IndexName"]: (
+            {key["AttributeName"]: key["KeyType"] for key in index["KeySchema"]},
+            index["Projection"]["ProjectionType"],
+        )
+        for index in props.get("GlobalSecondaryIndexes", [])
+    }
+    assert indexes == {
+        index.name: ({index.partition_key: "HASH", index.sort_key: "RANGE"}, index.projection)
+        for index in spec.indexes
+    }
+    if spec.ttl_attribute:
+        assert props["TimeToLiveSpecification"] == {"AttributeName": spec.ttl_attribute, "Enabled": True}
+    else:
+        assert "TimeToLiveSpecification" not in props
+
+
+def test_the_profiles_table_outlives_the_stack(synthesized, resources):
+    table = resources[synthesized.logical_id(synthesized.stack.data.tables[wiring.PROFILES.id])]
+    assert table["DeletionPolicy"] == "Retain"
+
+
+# --- queues ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("spec", wiring.QUEUES, ids=lambda q: q.id)
+def test_each_queue_parks_poison_messages_in_its_dlq(synthesized, resources, spec):
+    queue = synthesized.stack.sending.queues[spec.id]
+    props = _props(resources, synthesized.logical_id(queue))
+    dlq = synthesized.logical_id(synthesized.stack.sending.dead_letter_queues[spec.id])
+    assert props["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": [dlq, "Arn"]},
+        "maxReceiveCount": spec.max_receive_count,
+    }
+
+
+@pytest.mark.parametrize("spec", wiring.QUEUES, ids=lambda q: q.id)
+def test_each_queue_stays_invisible_through_six_consumer_timeouts(synthesized, resources, spec):
+    props = _props(resources, synthesized.logical_id(synthesized.stack.sending.queues[spec.id]))
+    assert props["VisibilityTimeout"] >= wiring.VISIBILITY_TIMEOUT_FACTOR * wiring.consumer_of(spec).timeout_s
+    assert wiring.VISIBILITY_TIMEOUT_FACTOR >= 6
+
+
+def test_every_queue_is_encrypted_and_refuses_plain_http(template, resources):
+    queues = _of_type(resources, "AWS::SQS::Queue")
+    assert all(props.get("SqsManagedSseEnabled") for props in queues.values())
+    tls_only = set()
+    for props in _of_type(resources, "AWS::SQS::QueuePolicy").values():
+        for statement in props["PolicyDocument"]["Statement"]:
+            if statement.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}} and statement["Effect"] == "Deny":
+                tls_only |= _refs(props["Queues"])
+    assert tls_only == set(queues)
+
+
+@pytest.mark.parametrize("spec", [f for f in wiring.FUNCTIONS if f.queue_trigger], ids=lambda f: f.name)
+def test_each_queue_consumer_reports_partial_batch_failures_with_bounded_concurrency(synthesized, template, spec):
+    trigger = spec.queue_trigger
+    queue = synthesized.logical_id(synthesized.stack.sending.queues[trigger.queue.id])
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "EventSourceArn": {"Fn::GetAtt": [queue, "Arn"]},
+            "FunctionName": {"Ref": _function_id(synthesized, spec)},
+            "BatchSize": trigger.batch_size,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "ScalingConfig": {"MaximumConcurrency": trigger.max_concurrency},
+        },
+    )
+
+
+def test_there_is_one_event_source_mapping_per_queue_trigger(template):
+    template.resource_count_is(
+        "AWS::Lambda::EventSourceMapping", len([f for f in wiring.FUNCTIONS if f.queue_trigger])
+    )
+
+
+# --- bus, schedules -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("spec", [f for f in wiring.FUNCTIONS if f.rule_trigger], ids=lambda f: f.name)
+def test_each_rule_delivers_its_detail_types_to_its_function_with_a_dlq(synthesized, template, spec):
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "EventBusName": {"Ref": synthesized.logical_id(synthesized.stack.bus.bus)},
+            "EventPattern": {"source": [wiring.EVENT_SOURCE], "detail-type": list(spec.rule_trigger.detail_types)},
+            "Targets": [
+                Match.object_like(
+                    {
+                        "Arn": {"Fn::GetAtt": [_function_id(synthesized, spec), "Arn"]},
+                        "DeadLetterConfig": Match.object_like({"Arn": Match.any_value()}),
+                        "RetryPolicy": Match.object_like({"MaximumRetryAttempts": Match.any_value()}),
+                    }
+                )
+            ],
+        },
+    )
+
+
+def test_the_threshold_trigger_listens_for_threshold_crossed(synthesized, template):
+    rules = template.find_resources("AWS::Events::Rule")
+    (rule,) = rules.values()
+    assert rule["Properties"]["EventPattern"]["detail-type"] == ["threshold.crossed"]
+    assert rule["Properties"]["Targets"][0]["Arn"] == {
+        "Fn::GetAtt": [_function_id(synthesized, wiring.THRESHOLD_TRIGGER), "Arn"]
+    }
+
+
+@pytest.mark.parametrize("spec", [f for f in wiring.FUNCTIONS if f.schedule], ids=lambda f: f.name)
+def test_each_schedule_invokes_its_function_in_its_time_zone(synthesized, template, spec):
+    template.has_resource_properties(
+        "AWS::Scheduler::Schedule",
+        {
+            "ScheduleExpression": spec.schedule.expression,
+            "ScheduleExpressionTimezone": spec.schedule.timezone,
+            "FlexibleTimeWindow": {"Mode": "OFF"},
+            "Target": Match.object_like(
+                {
+                    "Arn": {"Fn::GetAtt": [_function_id(synthesized, spec), "Arn"]},
+                    "Input": json.dumps({"schedule": spec.schedule.name}, separators=(",", ":")),
+                    "DeadLetterConfig": {"Arn": Match.any_value()},
+                    "RetryPolicy": Match.object_like({"MaximumRetryAttempts": Match.any_value()}),
+                }
+            ),
+        },
+    )
+
+
+def test_there_is_one_schedule_per_scheduled_function(template):
+    template.resource_count_is("AWS::Scheduler::Schedule", len(wiring.schedules()))
+
+
+# --- secrets ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("spec", wiring.SECRETS, ids=lambda s: s.id)
+def test_each_secret_is_generated_in_its_declared_shape(synthesized, resources, spec):
+    props = _props(resources, synthesized.logical_id(synthesized.stack.data.secrets[spec.id]))
+    assert props["GenerateSecretString"] == {
+        "SecretStringTemplate": spec.template,
+        "GenerateStringKey": spec.generated_key,
+        "ExcludePunctuation": True,
+        "PasswordLength": 48,
+    }
+
+
+# --- HTTP APIs -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("api", wiring.APIS, ids=lambda a: a.id)
+def test_each_api_has_exactly_the_wiring_routes(synthesized, resources, api):
+    api_id = synthesized.logical_id(synthesized.stack.apis[api.id].api)
+    routes = {
+        props["RouteKey"]
+        for props in _of_type(resources, "AWS::ApiGatewayV2::Route").values()
+        if props["ApiId"] == {"Ref": api_id}
+    }
+    assert routes == {f"{r.method} {r.path}" for f in wiring.FUNCTIONS for r in f.routes if r.api == api}
+
+
+@pytest.mark.parametrize("api", wiring.APIS, ids=lambda a: a.id)
+def test_each_route_reaches_its_function_with_payload_v2(synthesized, resources, api):
+    integrations = _of_type(resources, "AWS::ApiGatewayV2::Integration")
+    for spec in wiring.FUNCTIONS:
+        for route in (r for r in spec.routes if r.api == api):
+            (props,) = [
+                p
+                for p in _of_type(resources, "AWS::ApiGatewayV2::Route").values()
+                if p["RouteKey"] == f"{route.method} {route.path}"
+                and p["ApiId"] == {"Ref": synthesized.logical_id(synthesized.stack.apis[api.id].api)}
+            ]
+            integration = integrations[props["Target"]["Fn::Join"][1][1]["Ref"]]
+            assert integration["PayloadFormatVersion"] == "2.0"
+            assert _refs(integration["IntegrationUri"]) == {_function_id(synthesized, spec)}
+
+
+def test_both_apis_log_access_as_json_and_throttle(resources):
+    stages = _of_type(resources, "AWS::ApiGatewayV2::Stage")
+    assert len(stages) == len(wiring.APIS)
+    for props in stages.values():
+        assert props["StageName"] == "$default"
+        assert json.loads(props["AccessLogSettings"]["Format"])["routeKey"] == "$context.routeKey"
+        assert props["DefaultRouteSettings"]["ThrottlingRateLimit"] > 0
+
+
+def test_the_sender_links_point_at_the_tracking_api(synthesized, resources):
+    variables = _props(resources, _function_id(synthesized, wiring.SENDER))["Environment"]["Variables"]
+    assert variables["TRACKING_BASE_URL"] == {
+        "Fn::GetAtt": [synthesized.logical_id(synthesized.stack.apis[wiring.TRACKING_API.id].api), "ApiEndpoint"]
+    }
+
+
+# --- SES, monitoring ------------------------------------------------------------------------------------------
+
+
+def test_mail_goes_through_the_configured_configuration_set(template):
+    template.has_resource_properties("AWS::SES::ConfigurationSet", {"Name": "closedloop"})
+    template.has_resource_properties(
+        "AWS::SES::ConfigurationSetEventDestination",
+        {"EventDestination": Match.object_like({"MatchingEventTypes": Match.array_with(["bounce", "complaint"])})},
+    )
+
+
+def test_every_dead_letter_queue_and_function_has_an_alarm(resources):
+    alarms = _of_type(resources, "AWS::CloudWatch::Alarm").values()
+    dlq_alarms = [a for a in alarms if a["MetricName"] == "ApproximateNumberOfMessagesVisible"]
+    error_alarms = [a for a in alarms if a["MetricName"] == "Errors"]
+    dlqs = [key for key, props in _of_type(resources, "AWS::SQS::Queue").items() if "RedrivePolicy" not in props]
+    assert len(dlq_alarms) == len(dlqs)
+    assert len(error_alarms) == len(wiring.FUNCTIONS)
