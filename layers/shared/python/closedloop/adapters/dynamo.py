@@ -187,10 +187,10 @@ class DynamoProfileStore:
                 self._transact(record, activity.profile_id, actions, condition)
                 return True
             except TransactWriteError as error:
-                reasons = [getattr(r, "code", None) if r else None for r in (error.cancellation_reasons or [])]
-                if reasons and reasons[0] == "ConditionalCheckFailed":
+                activity_failed, profile_failed = self._failed_items(error, profile_is_check=not actions)
+                if activity_failed:
                     return False  # this activity was recorded before
-                if len(reasons) < 2 or reasons[1] != "ConditionalCheckFailed":
+                if not profile_failed:
                     raise
         raise ProfileNotFound(f"profile {activity.profile_id} does not exist")
 
@@ -201,6 +201,16 @@ class DynamoProfileStore:
                 transaction.update(self._m(profile_id), actions=actions, condition=condition)
             else:
                 transaction.condition_check(self._m, profile_id, condition=condition)
+
+    @staticmethod
+    def _failed_items(error: TransactWriteError, profile_is_check: bool) -> tuple[bool, bool]:
+        """Which of (activity, profile) failed its condition. pynamodb sends condition checks before puts and
+        puts before updates, and the cancellation reasons follow that order."""
+        codes = [getattr(reason, "code", None) for reason in (error.cancellation_reasons or [])]
+        if len(codes) != 2:
+            return False, False
+        activity, profile = (codes[1], codes[0]) if profile_is_check else (codes[0], codes[1])
+        return activity == "ConditionalCheckFailed", profile == "ConditionalCheckFailed"
 
     def due(self, index: str, now_key: str) -> Iterator[DueEntry]:
         shard_attr, due_attr, index_name = _DUE[index]
