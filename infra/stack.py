@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_event_sources as event_sources
 from constructs import Construct
 
 from infra import wiring
@@ -22,6 +21,7 @@ from infra.constructs.monitoring import Monitoring
 from infra.constructs.nag import acknowledge, arn_placeholder
 from infra.constructs.scheduling import Scheduling
 from infra.constructs.sending import Sending
+from infra.constructs.streams import Streams
 
 CONTEXT_PREFIX = "closedloop:"
 
@@ -99,6 +99,7 @@ class ClosedloopStack(Stack):
                 wiring.CONTENT_DIR_ENV: CONTENT_DIR,
             },
         )
+        streams = Streams(self, "Streams")
         scheduling = Scheduling(self, "Scheduling")
 
         for spec in wiring.FUNCTIONS:
@@ -107,15 +108,9 @@ class ClosedloopStack(Stack):
             for route in spec.routes:
                 apis[route.api.id].add_route(route, spec, function)
             if spec.queue_trigger:
-                trigger = spec.queue_trigger
-                function.add_event_source(
-                    event_sources.SqsEventSource(
-                        sending.queues[trigger.queue.id],
-                        batch_size=trigger.batch_size,
-                        max_concurrency=trigger.max_concurrency,
-                        report_batch_item_failures=True,
-                    )
-                )
+                sending.consume(spec, function)
+            if spec.stream_trigger:
+                streams.add(spec, function, data.tables[spec.stream_trigger.table.id])
             if spec.rule_trigger:
                 bus.route(spec, function)
             if spec.schedule:
@@ -127,6 +122,7 @@ class ClosedloopStack(Stack):
             functions=functions.by_name,
             dead_letter_queues={
                 **sending.dead_letter_queues,
+                "streams": streams.dead_letters,
                 "events": bus.dead_letters,
                 "schedules": scheduling.dead_letters,
             },
@@ -142,7 +138,7 @@ class ClosedloopStack(Stack):
         CfnOutput(self, "configuration-set", value=sending.configuration_set.configuration_set_name)
         # Exposed for tests and for stacks that build on this one.
         self.data, self.sending, self.bus, self.apis = data, sending, bus, apis
-        self.functions, self.scheduling = functions, scheduling
+        self.functions, self.streams, self.scheduling = functions, streams, scheduling
 
     @staticmethod
     def _grant(spec: wiring.Function, function: lambda_.Function, *, data: Data, sending: Sending, bus: Bus) -> None:
@@ -165,6 +161,6 @@ class ClosedloopStack(Stack):
                 acknowledge(
                     policy,
                     f"AwsSolutions-IAM5[Resource::{arn_placeholder(data.tables[table.id])}/index/*]",
-                    f"Access to the {table.id} table's own secondary indexes ({', '.join(i.name for i in table.indexes)}); "
-                    "CDK grants index/* of this one table, no other table.",
+                    f"Access to the {table.id} table's own secondary indexes "
+                    f"({', '.join(i.name for i in table.indexes)}); CDK grants index/* of this one table, no other.",
                 )

@@ -63,6 +63,7 @@ class Data(Construct):
                 point_in_time_recovery_enabled=True
             ),
             time_to_live_attribute=spec.ttl_attribute,
+            stream=dynamodb.StreamViewType[spec.stream] if spec.stream else None,
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
             removal_policy=RemovalPolicy.RETAIN if spec.id in RETAINED_TABLES else RemovalPolicy.DESTROY,
         )

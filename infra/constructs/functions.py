@@ -120,11 +120,10 @@ class Functions(Construct):
             "Pinned to python3.13 by design: the dependency layer is built for cp313/arm64 and the code is tested "
             "on it; moving to a newer runtime is a deliberate change of layers/requirements.txt and this pin.",
         )
-        acknowledge(
-            role.node.find_child("DefaultPolicy"),
-            "AwsSolutions-IAM5[Resource::*]",
-            "X-Ray active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords take no resource ARN.",
-        )
+        wildcard = "X-Ray active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords take no resource ARN."
+        if spec.stream_trigger:
+            wildcard += " The stream event source's dynamodb:ListStreams has no resource-level permissions either."
+        acknowledge(role.node.find_child("DefaultPolicy"), "AwsSolutions-IAM5[Resource::*]", wildcard)
         return function
 
     def _layers_for(self, spec: wiring.Function) -> list[lambda_.ILayerVersion]:
@@ -137,6 +136,6 @@ class Functions(Construct):
         names = {**wiring.environment_names(spec), **{name: name for name in wiring.COMMON_ENV}}
         missing = sorted(set(names) - set(self._environment))
         if missing:
-            raise KeyError(f"{spec.name}: no value for {', '.join(missing)}; the stack must resolve every wiring variable")
+            raise KeyError(f"{spec.name}: no value for {', '.join(missing)}; the stack must resolve every variable")
         return {**SERVICE_ENV, **{name: self._environment[name] for name in sorted(names)}}
 

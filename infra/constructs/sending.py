@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_ses as ses
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -85,6 +87,18 @@ class Sending(Construct):
             enforce_ssl=True,
             visibility_timeout=Duration.seconds(wiring.VISIBILITY_TIMEOUT_FACTOR * consumer.timeout_s),
             dead_letter_queue=sqs.DeadLetterQueue(queue=dead_letters, max_receive_count=spec.max_receive_count),
+        )
+
+    def consume(self, spec: wiring.Function, function: lambda_.Function) -> None:
+        """Drain the function's queue in batches, bounded in concurrency, retrying only the failed messages."""
+        trigger = spec.queue_trigger
+        function.add_event_source(
+            event_sources.SqsEventSource(
+                self.queues[trigger.queue.id],
+                batch_size=trigger.batch_size,
+                max_concurrency=trigger.max_concurrency,
+                report_batch_item_failures=True,
+            )
         )
 
     def grant_send_email(self, grantee: iam.IGrantable) -> iam.Grant:

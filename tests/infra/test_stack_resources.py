@@ -121,7 +121,8 @@ def test_each_function_can_touch_exactly_the_tables_it_declares(synthesized, res
         if any(str(action).startswith("dynamodb:") for action in statement["Action"])
         for table_id in _refs(statement["Resource"]) & set(tables)
     }
-    assert {tables[t].id for t in reached} == {t.id for t in {*spec.reads, *spec.writes}}
+    streamed = {spec.stream_trigger.table} if spec.stream_trigger else set()
+    assert {tables[t].id for t in reached} == {t.id for t in {*spec.reads, *spec.writes, *streamed}}
 
 
 def test_only_the_sender_may_send_email_and_never_on_a_wildcard(resources):
@@ -199,7 +200,8 @@ def test_every_queue_is_encrypted_and_refuses_plain_http(template, resources):
     tls_only = set()
     for props in _of_type(resources, "AWS::SQS::QueuePolicy").values():
         for statement in props["PolicyDocument"]["Statement"]:
-            if statement.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}} and statement["Effect"] == "Deny":
+            denies_http = statement.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+            if denies_http and statement["Effect"] == "Deny":
                 tls_only |= _refs(props["Queues"])
     assert tls_only == set(queues)
 
@@ -220,9 +222,36 @@ def test_each_queue_consumer_reports_partial_batch_failures_with_bounded_concurr
     )
 
 
-def test_there_is_one_event_source_mapping_per_queue_trigger(template):
+@pytest.mark.parametrize("spec", [f for f in wiring.FUNCTIONS if f.stream_trigger], ids=lambda f: f.name)
+def test_each_stream_consumer_retries_in_order_then_parks_the_batch(synthesized, template, spec):
+    trigger = spec.stream_trigger
+    table = synthesized.logical_id(synthesized.stack.data.tables[trigger.table.id])
+    dlq = synthesized.logical_id(synthesized.stack.streams.dead_letters)
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "EventSourceArn": {"Fn::GetAtt": [table, "StreamArn"]},
+            "FunctionName": {"Ref": _function_id(synthesized, spec)},
+            "BatchSize": trigger.batch_size,
+            "MaximumRetryAttempts": trigger.max_retries,
+            "ParallelizationFactor": 1,
+            "BisectBatchOnFunctionError": True,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "StartingPosition": "TRIM_HORIZON",
+            "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [dlq, "Arn"]}}},
+        },
+    )
+
+
+@pytest.mark.parametrize("spec", wiring.TABLES, ids=lambda t: t.id)
+def test_a_table_has_a_stream_exactly_when_declared(synthesized, resources, spec):
+    props = _props(resources, synthesized.logical_id(synthesized.stack.data.tables[spec.id]))
+    assert props.get("StreamSpecification") == ({"StreamViewType": spec.stream} if spec.stream else None)
+
+
+def test_there_is_one_event_source_mapping_per_queue_or_stream_trigger(template):
     template.resource_count_is(
-        "AWS::Lambda::EventSourceMapping", len([f for f in wiring.FUNCTIONS if f.queue_trigger])
+        "AWS::Lambda::EventSourceMapping", len([f for f in wiring.FUNCTIONS if f.queue_trigger or f.stream_trigger])
     )
 
 
