@@ -31,12 +31,16 @@ class Table:
     sort_key: str | None = None
     indexes: tuple[Index, ...] = ()
     ttl_attribute: str | None = None
+    # DynamoDB Streams view type, e.g. "NEW_AND_OLD_IMAGES"; None: no stream.
+    stream: str | None = None
 
 
 PROFILES = Table(
     id="profiles",
     env="PROFILES_TABLE",
     partition_key="profile_id",
+    # Every write's old and new image: threshold crossings are found here, exactly, without a read on the click path.
+    stream="NEW_AND_OLD_IMAGES",
     indexes=(
         # Sparse, write-sharded "due" indexes: only profiles that can be due carry the attributes, spread over
         # closedloop.profiles.DUE_SHARDS partitions; a check queries each shard for sort key <= now.
@@ -123,6 +127,15 @@ class QueueTrigger:
 
 
 @dataclass(frozen=True)
+class StreamTrigger:
+    """A DynamoDB stream of a table. Records of one item arrive in order; failures retry, then dead-letter."""
+
+    table: Table
+    batch_size: int = 100
+    max_retries: int = 10
+
+
+@dataclass(frozen=True)
 class RuleTrigger:
     """An EventBridge rule on the closedloop bus."""
 
@@ -150,6 +163,7 @@ class Function:
     description: str
     routes: tuple[Route, ...] = ()
     queue_trigger: QueueTrigger | None = None
+    stream_trigger: StreamTrigger | None = None
     rule_trigger: RuleTrigger | None = None
     schedule: ScheduleTrigger | None = None
     # Least privilege, stated as intent; the stack turns these into grants.
@@ -177,11 +191,10 @@ CLICK = Function(
     folder="click",
     description="Public redirect for tracked links; records the click and applies the link's actions.",
     routes=(Route(TRACKING_API, "GET", "/r/{token}"),),
-    reads=(LEDGER, PROFILES),
-    writes=(PROFILES, ACTIVITY, LEDGER),
+    reads=(LEDGER,),  # link sets
+    writes=(PROFILES, ACTIVITY),  # one transaction: the click and its effect on the profile
     sends_to=(ACTIVITY_QUEUE,),
     secrets=(TRACKING_KEYS,),
-    publishes_events=True,
     uses_content=True,
     memory_mb=512,
     timeout_s=5,
@@ -245,8 +258,17 @@ ACTIVITY_RETRY = Function(
     folder="activity_retry",
     description="Records clicks and opens whose synchronous recording failed.",
     queue_trigger=QueueTrigger(ACTIVITY_QUEUE, batch_size=10, max_concurrency=2),
-    reads=(PROFILES, LEDGER),
-    writes=(PROFILES, ACTIVITY, LEDGER),
+    writes=(PROFILES, ACTIVITY),
+    uses_content=True,
+    timeout_s=30,
+)
+THRESHOLDS = Function(
+    name="thresholds",
+    folder="thresholds",
+    description="Profiles stream: fires threshold.crossed once per profile and rule.",
+    stream_trigger=StreamTrigger(PROFILES),
+    reads=(LEDGER,),
+    writes=(LEDGER,),
     publishes_events=True,
     uses_content=True,
     timeout_s=30,
@@ -282,7 +304,7 @@ WE_MISS_YOU = Function(
     timeout_s=300,
 )
 
-FUNCTIONS = (CLICK, OPEN, UNSUBSCRIBE, ADMIN, SENDER, ACTIVITY_RETRY, THRESHOLD_TRIGGER, BIRTHDAY, WE_MISS_YOU)
+FUNCTIONS = (CLICK, OPEN, UNSUBSCRIBE, ADMIN, SENDER, ACTIVITY_RETRY, THRESHOLDS, THRESHOLD_TRIGGER, BIRTHDAY, WE_MISS_YOU)
 
 # SQS visibility must outlast every retry of the consumer's batch (AWS guidance: six times the function timeout).
 VISIBILITY_TIMEOUT_FACTOR = 6

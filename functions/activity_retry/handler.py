@@ -13,8 +13,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 def record_one(record) -> None:
     activity = Activity.from_dict(record.json_body)
     try:
-        tracking.record(activity, services.profiles(), services.ledger(), services.publisher(), services.config(),
-                        services.clock().now())
+        tracking.record(activity, services.profiles(), services.config())
     except ProfileNotFound:
         logger.info("activity for a deleted profile dropped", extra={"profile_id": activity.profile_id})
 

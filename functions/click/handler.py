@@ -16,10 +16,7 @@ def handler(event: dict, context) -> dict:
         return not_found()
     now = services.clock().now()
     activity = tracking.click_activity(click, now)
-    outcome = tracking.record_or_defer(
-        activity, services.profiles(), services.ledger(), services.publisher(), services.config(),
-        services.activity_queue(), now,
-    )
+    outcome = tracking.record_or_defer(activity, services.profiles(), services.config(), services.activity_queue())
     logger.info("click", extra={"profile_id": activity.profile_id, "outcome": outcome})
     metrics.add_metric(name=f"Clicks_{outcome}", unit="Count", value=1)
     return redirect(click.link.url)

@@ -14,10 +14,7 @@ def handler(event: dict, context) -> dict:
         return pixel()  # a mail client shows a broken image for a 404; nothing is recorded either way
     now = services.clock().now()
     activity = tracking.open_activity(token, now)
-    outcome = tracking.record_or_defer(
-        activity, services.profiles(), services.ledger(), services.publisher(), services.config(),
-        services.activity_queue(), now,
-    )
+    outcome = tracking.record_or_defer(activity, services.profiles(), services.config(), services.activity_queue())
     logger.info("open", extra={"profile_id": token.profile_id, "outcome": outcome})
     metrics.add_metric(name=f"Opens_{outcome}", unit="Count", value=1)
     return pixel()

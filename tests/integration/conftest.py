@@ -18,6 +18,7 @@ import pytest
 from closedloop import services
 from closedloop.clock import FixedClock
 from closedloop_local import aws, lambdas, outbox
+from closedloop_local.streams import StreamReader
 from infra import wiring
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,6 +43,13 @@ def moto_endpoint():
     os.environ.update(saved)
 
 
+@pytest.fixture(scope="session")
+def profile_stream(moto_endpoint):
+    reader = StreamReader(wiring.THRESHOLDS.stream_trigger, aws.REGION)
+    reader.start()
+    return reader
+
+
 @pytest.fixture
 def clock(moto_endpoint):
     services.reset()
@@ -52,7 +60,8 @@ def clock(moto_endpoint):
 
 
 @pytest.fixture
-def resources(moto_endpoint, clock):
+def resources(moto_endpoint, clock, profile_stream):
+    profile_stream.poll()  # start each test with the stream read to its end
     return moto_endpoint
 
 
@@ -66,7 +75,7 @@ def profile_id():
 
 
 def invoke(function: wiring.Function, event):
-    return lambdas.invoke(function, event)
+    return lambdas.call(function, event)
 
 
 def http_event(method: str, path: str, *, route: str, params: dict | None = None, body: object = None,
@@ -159,6 +168,12 @@ def mails_to(profile_id: str) -> list[dict]:
 
 def tracked_links(mail: dict) -> list[str]:
     return re.findall(rf"{re.escape(BASE_URL)}/r/([A-Za-z0-9._:-]+)", mail["text"])
+
+
+def deliver_profile_changes(reader: StreamReader) -> dict:
+    """Hand the profiles stream's new records to the thresholds function, as its event source mapping would."""
+    records = reader.poll()
+    return invoke(wiring.THRESHOLDS, {"Records": records}) if records else {"batchItemFailures": []}
 
 
 def drain_sends(resources) -> dict:

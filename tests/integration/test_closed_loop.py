@@ -1,6 +1,7 @@
 """The loop at handler depth: newsletter -> click -> profile -> threshold event -> follow-up mail."""
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
@@ -50,12 +51,16 @@ def test_a_bad_token_gets_404_without_location_and_records_nothing(resources, pr
     assert admin("GET", f"/v1/profiles/{profile_id}")[1]["interests"] == {}
 
 
-def test_three_clicks_cross_the_threshold_and_the_follow_up_is_sent_once(resources, profile_id, clock):
+def test_three_clicks_cross_the_threshold_and_the_follow_up_is_sent_once(
+        resources, profile_id, clock, profile_stream):
     put_profile(profile_id)
     links = newsletter_links(resources, profile_id)
     for _ in range(4):
         tracking(wiring.CLICK, "GET", links["cars"])
         clock.advance(minutes=1)
+    records = profile_stream.poll()
+    assert invoke(wiring.THRESHOLDS, {"Records": records}) == {"batchItemFailures": []}
+    invoke(wiring.THRESHOLDS, {"Records": records})  # a redelivered stream batch fires nothing more
     deliver_bus_events(resources)
     deliver_bus_events(resources)  # an EventBridge redelivery changes nothing
     drain_sends(resources)
@@ -151,3 +156,14 @@ def test_we_miss_you_reaches_a_silent_profile_once(resources, profile_id, clock)
     drain_sends(resources)
     assert [m["subject"] for m in mails_to(profile_id)] == ["We miss you, Ada"]
     assert "in 60 days" in mails_to(profile_id)[0]["text"]
+
+
+def test_concurrent_clicks_count_exactly_and_cross_the_threshold_once(resources, profile_id, profile_stream):
+    put_profile(profile_id)
+    links = newsletter_links(resources, profile_id)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda _: tracking(wiring.CLICK, "GET", links["travel"])["statusCode"], range(24)))
+    assert answers == [302] * 24
+    assert admin("GET", f"/v1/profiles/{profile_id}")[1]["interests"] == {"travel": 24}
+    invoke(wiring.THRESHOLDS, {"Records": profile_stream.poll()})
+    assert [event["detail"]["rule_id"] for event in tap_events(resources)] == ["travel-offers"]

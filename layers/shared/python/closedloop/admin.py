@@ -11,7 +11,7 @@ from closedloop import tracking
 from closedloop.clock import parse_instant
 from closedloop.config import Config
 from closedloop.errors import InvalidInput, ProfileNotFound, TemplateNotFound
-from closedloop.ports import Activity, EventPublisher, Ledger, ProfileStore, SendQueue
+from closedloop.ports import Activity, ProfileStore, SendQueue
 from closedloop.profiles import Profile, birthday_due_at, idle_due_at, parse_profile_write, validate_profile_id
 from closedloop.sending import SendRequest
 from closedloop.tokens import new_message_id
@@ -33,9 +33,7 @@ def get_profile(profile_id: str, store: ProfileStore) -> Profile:
     return profile
 
 
-def record_event(
-    body: object, profiles: ProfileStore, ledger: Ledger, publisher: EventPublisher, config: Config, now: datetime,
-) -> dict:
+def record_event(body: object, profiles: ProfileStore, config: Config, now: datetime) -> dict:
     """An integrator's event (purchase, signup, ...): stored once by event_id, moves last_activity_at."""
     data = _object(body, required={"profile_id", "type"}, optional={"properties", "occurred_at", "event_id"})
     profile_id = validate_profile_id(data["profile_id"])
@@ -50,7 +48,7 @@ def record_event(
         raise InvalidInput("event_id must be 1-128 characters: letters, digits, '_', '.', ':' or '-'")
     activity = Activity(kind="event", activity_id=event_id, profile_id=profile_id, occurred_at=occurred_at,
                         details={"type": data["type"], "properties": properties})
-    recorded = tracking.record(activity, profiles, ledger, publisher, config, now)
+    recorded = tracking.record(activity, profiles, config)
     return {"event_id": event_id, "recorded": recorded}
 
 

@@ -69,9 +69,6 @@ class ProfileStore(Protocol):
 
     def get(self, profile_id: str) -> Profile | None: ...
 
-    def interests(self, profile_id: str) -> dict[str, int]:
-        """The counters as they are now (strongly consistent)."""
-
     def record_activity(self, activity: Activity, idle_due: str | None, expires_at: int) -> bool:
         """Store the activity and apply it to the profile atomically; False if it was recorded before.
 

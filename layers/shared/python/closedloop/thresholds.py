@@ -1,48 +1,58 @@
 """Thresholds close the loop: a counter reaching a rule's mark fires `threshold.crossed` once per profile and rule.
 
-The claim is a conditional write on `threshold#<rule>#<profile>`, so concurrent clicks and retries agree on one
-winner. The event is published after the claim; if publishing fails the claim stays "pending" and the click's
-retry publishes it (once the claim is older than PENDING_GRACE, so a slow winner is not raced). Consumers are
-idempotent on the same business key (the send ledger), so a rare second publication never becomes a second mail.
+Crossings are found on the profiles table's stream, which carries each write's old and new image: a rule is
+crossed by the one write whose old value is below the mark and whose new value reaches it. DynamoDB applies
+concurrent ADDs one after another, so exactly one write crosses, however many clicks race.
+
+Stream batches are retried, so firing is idempotent too: a conditional claim on `threshold#<rule>#<profile>`
+comes first, the event second, "published" last. A retry that finds the claim still pending publishes again
+(the first attempt died in between); consumers dedupe on the same business key (the send ledger), so even that
+rare second event never becomes a second mail.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from closedloop.clock import isoformat, parse_instant
-from closedloop.config import Config
+from closedloop.clock import isoformat
+from closedloop.config import Config, ThresholdRule
 from closedloop.ports import EventPublisher, Ledger
 
 CROSSED = "threshold.crossed"
-PENDING_GRACE = timedelta(seconds=60)
 
 
-def fire_crossed(
-    profile_id: str, interests: dict[str, int], counters: set[str], config: Config,
-    ledger: Ledger, publisher: EventPublisher, now: datetime,
-) -> list[str]:
-    """Publish `threshold.crossed` for each rule on `counters` that the profile has reached. Returns rule ids fired."""
-    fired = []
-    for rule in config.rules_for(counters):
-        if interests.get(rule.counter, 0) < rule.at:
-            continue
-        claim = ledger.claim_threshold(rule.id, profile_id, now)
-        if claim == "published" or (claim.startswith("pending:") and now - parse_instant(claim[8:]) < PENDING_GRACE):
-            continue
-        publisher.publish(CROSSED, {
-            "rule_id": rule.id,
-            "profile_id": profile_id,
-            "counter": rule.counter,
-            "value": interests.get(rule.counter, 0),
-            "at": rule.at,
-            "template": rule.template,
-            "crossed_at": isoformat(now),
-        })
-        ledger.mark_threshold_published(rule.id, profile_id)
-        fired.append(rule.id)
-    return fired
+def crossed(old: dict[str, int], new: dict[str, int], config: Config) -> list[ThresholdRule]:
+    """Rules whose mark lies in (old, new]: reached by this very write."""
+    return [rule for rule in config.thresholds
+            if old.get(rule.counter, 0) < rule.at <= new.get(rule.counter, 0)]
+
+
+def fire(rule: ThresholdRule, profile_id: str, value: int, ledger: Ledger, publisher: EventPublisher,
+         now: datetime) -> bool:
+    """Publish the crossing unless it was published before. True if this call published."""
+    if ledger.claim_threshold(rule.id, profile_id, now) == "published":
+        return False
+    publisher.publish(CROSSED, {
+        "rule_id": rule.id,
+        "profile_id": profile_id,
+        "counter": rule.counter,
+        "value": value,
+        "at": rule.at,
+        "template": rule.template,
+        "crossed_at": isoformat(now),
+    })
+    ledger.mark_threshold_published(rule.id, profile_id)
+    return True
 
 
 def send_key(rule_id: str, profile_id: str) -> str:
     return f"threshold#{rule_id}#{profile_id}"
+
+
+def on_profile_change(
+    profile_id: str, old: dict[str, int], new: dict[str, int], config: Config, ledger: Ledger,
+    publisher: EventPublisher, now: datetime,
+) -> list[str]:
+    """Fire every rule this write crossed; returns their ids."""
+    return [rule.id for rule in crossed(old, new, config)
+            if fire(rule, profile_id, new.get(rule.counter, 0), ledger, publisher, now)]

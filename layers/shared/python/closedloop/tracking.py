@@ -1,8 +1,10 @@
 """What happens when a recipient reacts: a click, an open, an integrator's event.
 
 The public handlers call `resolve_click` (no writes) to answer at once, then `record` to apply the activity to the
-profile. `record` is idempotent by the activity id, so the asynchronous retry of a click whose first recording
-failed (closedloop.adapters.queues -> functions/activity_retry) can never count it twice.
+profile: one DynamoDB transaction that stores the activity and applies it to the profile. It is idempotent by the
+activity id, so the asynchronous retry of a click whose first recording failed (functions/activity_retry) can
+never count it twice. Threshold crossings are found downstream, on the profiles table's stream
+(closedloop.thresholds), so the click itself makes exactly one AWS call.
 """
 
 from __future__ import annotations
@@ -14,9 +16,8 @@ from datetime import datetime, timedelta
 from closedloop.config import Config
 from closedloop.errors import InvalidToken, ProfileNotFound
 from closedloop.links import increments_of
-from closedloop.ports import Activity, ActivityQueue, EventPublisher, Ledger, Link, ProfileStore
+from closedloop.ports import Activity, ActivityQueue, Ledger, Link, ProfileStore
 from closedloop.profiles import idle_due_at
-from closedloop.thresholds import fire_crossed
 from closedloop.tokens import ClickToken, MessageToken, TokenSigner
 
 
@@ -58,35 +59,20 @@ def open_activity(token: MessageToken, now: datetime) -> Activity:
     )
 
 
-def record(
-    activity: Activity, profiles: ProfileStore, ledger: Ledger, publisher: EventPublisher, config: Config,
-    now: datetime,
-) -> bool:
-    """Apply an activity to its profile once, then fire any threshold it reached. False if seen before.
-
-    A repeated activity still runs the threshold check: that is how a crossing whose event failed to publish
-    the first time gets published by the retry.
-    """
+def record(activity: Activity, profiles: ProfileStore, config: Config) -> bool:
+    """Apply an activity to its profile once. False if it was recorded before."""
     idle_due = idle_due_at(activity.occurred_at, config) if activity.moves_last_activity else None
     expires_at = int((activity.occurred_at + timedelta(days=config.activity_retention_days)).timestamp())
-    applied = profiles.record_activity(activity, idle_due, expires_at)
-    counters = set(activity.increments)
-    if config.rules_for(counters):
-        interests = profiles.interests(activity.profile_id)
-        fire_crossed(activity.profile_id, interests, counters, config, ledger, publisher, now)
-    return applied
+    return profiles.record_activity(activity, idle_due, expires_at)
 
 
-def record_or_defer(
-    activity: Activity, profiles: ProfileStore, ledger: Ledger, publisher: EventPublisher, config: Config,
-    queue: ActivityQueue, now: datetime,
-) -> str:
+def record_or_defer(activity: Activity, profiles: ProfileStore, config: Config, queue: ActivityQueue) -> str:
     """Record now if possible, else hand the activity to the retry queue; never raises (the redirect must answer).
 
     Returns what happened: recorded, duplicate, no_profile, deferred or lost (both paths failed).
     """
     try:
-        return "recorded" if record(activity, profiles, ledger, publisher, config, now) else "duplicate"
+        return "recorded" if record(activity, profiles, config) else "duplicate"
     except ProfileNotFound:
         return "no_profile"
     except Exception:

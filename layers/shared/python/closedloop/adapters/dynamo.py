@@ -160,10 +160,6 @@ class DynamoProfileStore:
         except DoesNotExist:
             return None
 
-    def interests(self, profile_id: str) -> dict[str, int]:
-        profile = self.get(profile_id, consistent=True)
-        return profile.interests if profile else {}
-
     def record_activity(self, activity: Activity, idle_due: str | None, expires_at: int) -> bool:
         m = self._m
         record = self._activity(
