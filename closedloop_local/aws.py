@@ -2,7 +2,12 @@
 
 Nothing here declares a table, queue or secret of its own; it loops over wiring. The only local additions are the
 parts moto cannot play: one "tap" queue per EventBridge rule (moto cannot invoke Lambda, so a rule targets a queue
-the pump reads) and a DLQ behind each tap (standing in for the rule target's retry policy).
+the pump reads), a DLQ behind each tap (standing in for the rule target's retry policy) and one per stream trigger
+(the event source mapping's on-failure destination).
+
+moto's server answers on many threads, but its DynamoDB is a read-modify-write on Python objects: two concurrent
+`ADD interests.travel 1` can lose one. DynamoDB applies each item write atomically, so the local server takes one
+request at a time (`_serial_moto_server`); races between Lambda invocations then play out as in the cloud.
 """
 
 from __future__ import annotations
@@ -11,9 +16,9 @@ import json
 import os
 import secrets
 from dataclasses import dataclass, field
+from typing import Any
 
 import boto3
-from moto.server import ThreadedMotoServer
 
 from infra import wiring
 
@@ -44,12 +49,23 @@ class Tap:
     queue: QueueRef
 
 
+@dataclass(frozen=True)
+class StreamRef:
+    """A table's stream and the function its event source mapping feeds."""
+
+    table_id: str
+    arn: str
+    function: wiring.Function
+    dlq_url: str
+
+
 @dataclass
 class Resources:
     endpoint: str
     tables: dict[str, str] = field(default_factory=dict)  # wiring id -> table name
     queues: dict[str, QueueRef] = field(default_factory=dict)  # wiring id -> queue
     taps: list[Tap] = field(default_factory=list)
+    streams: list[StreamRef] = field(default_factory=list)
     secrets: dict[str, str] = field(default_factory=dict)  # wiring id -> secret ARN
     bus_name: str = BUS_NAME
     sender: str = DEFAULT_SENDER
@@ -89,12 +105,39 @@ def aws_environment(endpoint: str) -> dict[str, str | None]:
     }
 
 
-def start_moto(host: str = "127.0.0.1", port: int = 0) -> tuple[ThreadedMotoServer, str]:
+def start_moto(host: str = "127.0.0.1", port: int = 0) -> tuple[Any, str]:
     """Start moto's server in a thread (port 0: any free port) and return it with its endpoint URL."""
-    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    server = _serial_moto_server(host, port)
     server.start()
     bound_host, bound_port = server.get_host_and_port()
     return server, f"http://{bound_host}:{bound_port}"
+
+
+def _serial_moto_server(host: str, port: int) -> Any:
+    """moto's ThreadedMotoServer, answering one request at a time (see the module docstring)."""
+    # Imported here: execution environments import this module and need no moto.
+    import threading
+
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
+
+    class SerialMotoServer(ThreadedMotoServer):
+        def _server_entry(self) -> None:
+            app = DomainDispatcherApplication(create_backend_app)
+            lock = threading.Lock()
+
+            def one_at_a_time(environ: dict, start_response: Any) -> list[bytes]:
+                with lock:
+                    return list(app(environ, start_response))
+
+            self._server = make_server(
+                self._ip_address, self._port, one_at_a_time, True, request_handler=MotoRequestHandler
+            )
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    return SerialMotoServer(ip_address=host, port=port, verbose=False)
 
 
 def _client(service: str, endpoint: str):
@@ -114,8 +157,8 @@ def create_resources(endpoint: str, *, sender: str | None = None, api_key: str |
         sender=sender or os.environ.get(wiring.SENDER_ENV) or DEFAULT_SENDER,
         api_key=api_key or os.environ.get("CLOSEDLOOP_API_KEY") or DEFAULT_API_KEY,
     )
-    _create_tables(_client("dynamodb", endpoint), resources)
     sqs = _client("sqs", endpoint)
+    _create_tables(_client("dynamodb", endpoint), sqs, resources)
     for queue in wiring.QUEUES:
         consumer = wiring.consumer_of(queue)
         resources.queues[queue.id] = _create_queue(
@@ -132,7 +175,7 @@ def create_resources(endpoint: str, *, sender: str | None = None, api_key: str |
     return resources
 
 
-def _create_tables(dynamodb, resources: Resources) -> None:
+def _create_tables(dynamodb, sqs, resources: Resources) -> None:
     for table in wiring.TABLES:
         keys = [(table.partition_key, "HASH")] + ([(table.sort_key, "RANGE")] if table.sort_key else [])
         attributes = {name for name, _ in keys}
@@ -158,13 +201,21 @@ def _create_tables(dynamodb, resources: Resources) -> None:
         }
         if indexes:
             request["GlobalSecondaryIndexes"] = indexes
-        dynamodb.create_table(**request)
+        if table.stream:
+            request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": table.stream}
+        description = dynamodb.create_table(**request)["TableDescription"]
         if table.ttl_attribute:
             dynamodb.update_time_to_live(
                 TableName=table.id,
                 TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
             )
         resources.tables[table.id] = table.id
+        for function in wiring.FUNCTIONS:
+            if function.stream_trigger is not None and function.stream_trigger.table == table:
+                dlq = sqs.create_queue(QueueName=f"stream-{function.name}-dlq")["QueueUrl"]
+                resources.streams.append(
+                    StreamRef(table_id=table.id, arn=description["LatestStreamArn"], function=function, dlq_url=dlq)
+                )
 
 
 def _create_queue(sqs, name: str, *, max_receive_count: int, visibility_timeout: int) -> QueueRef:

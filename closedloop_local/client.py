@@ -107,8 +107,10 @@ class LocalClient:
     def run_schedule(self, name: str) -> Any:
         return self.ok("POST", f"/_local/schedules/{name}/run", auth=False)
 
-    def outbox(self, to: str | None = None) -> list[dict]:
-        query = f"?{urllib.parse.urlencode({'to': to})}" if to else ""
+    def outbox(self, to: str | None = None, template: str | None = None) -> list[dict]:
+        """Messages SES accepted, oldest first, optionally only those to one address or from one template."""
+        filters = {k: v for k, v in (("to", to), ("template", template)) if v}
+        query = f"?{urllib.parse.urlencode(filters)}" if filters else ""
         return self.ok("GET", f"/_local/outbox{query}", auth=False)
 
 

@@ -10,7 +10,6 @@ import base64
 import json
 import re
 import sys
-import traceback
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -171,8 +170,9 @@ def from_result(result: Any) -> Reply:
 class Gateway:
     """Routes of the wiring APIs plus local routes, served by a ThreadingHTTPServer."""
 
-    def __init__(self, *, clock, host: str = "127.0.0.1", port: int = 0, log_requests: bool = False) -> None:
+    def __init__(self, *, clock, invoker, host: str = "127.0.0.1", port: int = 0, log_requests: bool = False) -> None:
         self._clock = clock
+        self._invoker = invoker
         self._routes: list[_Route] = []
         self._log_requests = log_requests
         self._server = _Server((host, port), _make_handler(self))
@@ -217,9 +217,8 @@ class Gateway:
                     if route.local is not None:
                         return route.local(request, **parameters)
                     return self._invoke(route, request, parameters)
-                except Exception:  # noqa: BLE001 - API Gateway answers 500 whatever went wrong
-                    print(f"[gateway] {route.route_key} failed:", file=sys.stderr)
-                    traceback.print_exc()
+                except Exception as error:  # noqa: BLE001 - API Gateway answers 500 whatever went wrong
+                    lambdas.report(error, f"gateway {route.route_key}")
                     return Reply.json(500, {"message": "Internal Server Error"})
         return Reply.json(404, {"message": "Not Found"})
 
@@ -232,7 +231,7 @@ class Gateway:
             now_ms=int(now.timestamp() * 1000),
             time_text=now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
         )
-        return from_result(lambdas.invoke(route.function, event))
+        return from_result(self._invoker.invoke(route.function, event))
 
 
 class _Server(ThreadingHTTPServer):

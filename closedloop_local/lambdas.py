@@ -1,16 +1,39 @@
-"""Handlers as plain functions: import a wiring function's module and call it with a Lambda-like context."""
+"""Handlers as plain functions, run the way Lambda runs them: one invocation at a time per execution environment.
+
+Lambda never runs two invocations in one environment at once, and handlers rely on that: module-level state such
+as a Powertools resolver's `current_event` belongs to the invocation in flight. So locally:
+
+- `Environments` (the default) gives each function a pool of worker processes, spawned on demand (a cold start)
+  and reused (warm), each running one invocation at a time. Concurrent requests get concurrent environments,
+  so races between invocations happen in DynamoDB, as in the cloud, never inside one interpreter.
+- `InProcess` runs handlers in this process, one invocation per function at a time: handy under a debugger.
+
+A worker inherits the runtime's environment variables; the runtime's clock reaches it with every invocation.
+"""
 
 from __future__ import annotations
 
 import importlib
+import os
+import queue
+import socket
+import subprocess
+import sys
+import threading
 import time
+import traceback
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
+from multiprocessing.connection import Connection
 from typing import Any, Callable
 
 from infra import wiring
 
 from .aws import ACCOUNT_ID, REGION
+
+MAX_ENVIRONMENTS = 8  # per function: enough for bursts of clicks, small enough for a laptop
 
 Handler = Callable[[Any, Any], Any]
 
@@ -40,14 +63,174 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+class HandlerError(Exception):
+    """A handler raised (in whichever environment ran it); the message carries its traceback."""
+
+
 def load_handler(function: wiring.Function) -> Handler:
     """The function's `handler` (imported on first use, like a Lambda cold start)."""
     return importlib.import_module(function.handler_module).handler
 
 
-def invoke(function: wiring.Function, event: Any) -> Any:
-    """Call the function's handler once with `event` and a fresh context; exceptions propagate."""
+def call(function: wiring.Function, event: Any) -> Any:
+    """Call the function's handler once in this process with a fresh context; exceptions propagate."""
     context = LambdaContext(
         function_name=function.name, memory_limit_in_mb=function.memory_mb, timeout_s=function.timeout_s
     )
     return load_handler(function)(event, context)
+
+
+# --- in this process ------------------------------------------------------------------------------------------
+
+
+class InProcess:
+    """One environment per function, in this process: invocations of one function take turns."""
+
+    def __init__(self, clock: Any = None, quiet: bool = False) -> None:
+        self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
+
+    def invoke(self, function: wiring.Function, event: Any) -> Any:
+        with self._locks[function.name]:
+            return call(function, event)
+
+    def close(self) -> None:
+        pass
+
+
+# --- in worker processes --------------------------------------------------------------------------------------
+
+
+def _worker(function_name: str, connection: Any) -> None:
+    """An execution environment: import the handler once, then run one invocation per message until told to stop."""
+    import warnings
+
+    from closedloop import services
+    from closedloop.clock import ShiftedClock
+
+    # Metrics are off locally (no CloudWatch), so "no metrics to publish" says nothing.
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
+
+    (function,) = [f for f in wiring.FUNCTIONS if f.name == function_name]
+    clock = ShiftedClock()
+    services.use_clock(clock)
+    while True:
+        message = connection.recv()
+        if message is None:
+            return
+        event, now = message
+        clock.set(datetime.fromisoformat(now))
+        try:
+            connection.send(("ok", call(function, event)))
+        except Exception as error:  # noqa: BLE001 - reported to the caller, as Lambda reports a function error
+            connection.send(("error", f"{type(error).__name__}: {error}\n{traceback.format_exc()}"))
+
+
+class _Environment:
+    """A worker interpreter (`python -m closedloop_local.lambdas <function> <fd>`) and a socket to it.
+
+    A plain subprocess rather than multiprocessing: spawn would re-import the caller's __main__, and fork would
+    copy a process full of server threads.
+    """
+
+    def __init__(self, function: wiring.Function, quiet: bool) -> None:
+        ours, theirs = socket.socketpair()
+        environment = dict(os.environ, PYTHONPATH=os.pathsep.join(p or os.getcwd() for p in sys.path))
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "closedloop_local.lambdas", function.name, str(theirs.fileno())],
+            pass_fds=[theirs.fileno()],
+            env=environment,
+            # Quiet: the handler's stdout (JSON logs, EMF metrics) is dropped; its stderr (tracebacks) is kept.
+            stdout=subprocess.DEVNULL if quiet else None,
+        )
+        theirs.close()
+        self._connection = Connection(ours.detach())
+
+    def invoke(self, event: Any, now: str) -> tuple[str, Any]:
+        self._connection.send((event, now))
+        try:
+            return self._connection.recv()
+        except (EOFError, OSError) as error:
+            raise HandlerError(f"the execution environment exited (code {self._process.poll()})") from error
+
+    def close(self) -> None:
+        try:
+            self._connection.send(None)
+        except OSError:
+            pass
+        try:
+            self._process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait(timeout=5)
+        self._connection.close()
+
+
+class _Pool:
+    def __init__(self, function: wiring.Function, size: int, quiet: bool) -> None:
+        self._function = function
+        self._quiet = quiet
+        self._slots = threading.BoundedSemaphore(size)
+        self._idle: queue.LifoQueue[_Environment] = queue.LifoQueue()
+        self._all: list[_Environment] = []
+        self._lock = threading.Lock()
+
+    def invoke(self, event: Any, now: str) -> Any:
+        with self._slots:
+            try:
+                environment = self._idle.get_nowait()
+            except queue.Empty:
+                environment = _Environment(self._function, self._quiet)  # a cold start
+                with self._lock:
+                    self._all.append(environment)
+            try:
+                status, value = environment.invoke(event, now)
+            except HandlerError:
+                with self._lock:
+                    self._all.remove(environment)
+                environment.close()
+                raise
+            self._idle.put(environment)
+        if status == "error":
+            raise HandlerError(f"{self._function.name}: {value}")
+        return value
+
+    def close(self) -> None:
+        with self._lock:
+            environments, self._all = self._all, []
+        for environment in environments:
+            environment.close()
+
+
+class Environments:
+    """Per function, a pool of worker processes (spawned on demand, reused), one invocation at a time each."""
+
+    def __init__(self, clock: Any, size: int = MAX_ENVIRONMENTS, quiet: bool = False) -> None:
+        self._clock = clock
+        self._size = size
+        self._quiet = quiet
+        self._pools: dict[str, _Pool] = {}
+        self._lock = threading.Lock()
+
+    def invoke(self, function: wiring.Function, event: Any) -> Any:
+        with self._lock:
+            pool = self._pools.get(function.name)
+            if pool is None:
+                pool = self._pools[function.name] = _Pool(function, self._size, self._quiet)
+        return pool.invoke(event, self._clock.now().isoformat())
+
+    def close(self) -> None:
+        with self._lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.close()
+
+
+def report(error: BaseException, where: str) -> None:
+    """Log a failed invocation to stderr the way CloudWatch would show it."""
+    print(f"[{where}] {error if isinstance(error, HandlerError) else ''}", file=sys.stderr)
+    if not isinstance(error, HandlerError):
+        traceback.print_exception(error)
+
+
+if __name__ == "__main__":
+    _worker(sys.argv[1], Connection(int(sys.argv[2])))

@@ -17,6 +17,7 @@ from .aws import ACCOUNT_ID, REGION
 
 MESSAGE_ID_HEADER = "X-Closedloop-Message-Id"
 _TAGS: dict[str, dict[str, str]] = {}  # SES message id -> EmailTags
+_PARSED: dict[str, dict] = {}  # SES message id -> outbox entry (a sent message never changes)
 
 
 def capture_tags() -> None:
@@ -62,12 +63,9 @@ def parse_raw(raw: str, ses_id: str) -> dict:
     headers: dict[str, str] = {}
     for name, value in message.items():
         headers[name] = f"{headers[name]}, {value}" if name in headers else str(value)
-    tags = _TAGS.get(ses_id, {})
     return {
         "message_id": str(message[MESSAGE_ID_HEADER] or ses_id),
         "ses_message_id": ses_id,
-        "template": tags.get("template"),
-        "tags": tags,
         "to": [address.addr_spec for address in message["To"].addresses] if message["To"] else [],
         "subject": str(message["Subject"] or ""),
         "html": html_body,
@@ -77,12 +75,15 @@ def parse_raw(raw: str, ses_id: str) -> dict:
     }
 
 
-def messages(to: str | None = None) -> list[dict]:
-    """Outbox entries, oldest first; `to` keeps only messages addressed to that address."""
+def messages(to: str | None = None, template: str | None = None) -> list[dict]:
+    """Outbox entries, oldest first; `to` / `template` keep only messages to that address / from that template."""
     entries = []
     for sent in _sent_messages():
         if hasattr(sent, "raw_data"):
-            entry = parse_raw(sent.raw_data, sent.id)
+            if sent.id not in _PARSED:
+                _PARSED[sent.id] = parse_raw(sent.raw_data, sent.id)
+            tags = _TAGS.get(sent.id, {})
+            entry = {**_PARSED[sent.id], "template": tags.get("template"), "tags": tags}
         else:  # a Simple send (the sender uses Raw; kept so nothing SES accepted is hidden)
             entry = {
                 "message_id": sent.id,
@@ -96,7 +97,7 @@ def messages(to: str | None = None) -> list[dict]:
                 "headers": {},
                 "sent_at": None,
             }
-        if to is None or to.lower() in (a.lower() for a in entry["to"]):
+        if (to is None or to.lower() in (a.lower() for a in entry["to"])) and template in (None, entry["template"]):
             entries.append(entry)
     return entries
 

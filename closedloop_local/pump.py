@@ -1,13 +1,14 @@
 """The local event source mappings: SQS queues and EventBridge rule taps delivered to their handlers.
 
 What Lambda does in the cloud, done by one thread here: receive a batch, build the event Lambda would send, call the
-handler, then settle. For SQS: delete the successes, and honour the partial batch response (failures become visible
+handler, then settle. For a DynamoDB stream: batches in order, a failure checkpoints before the first failed record
+and retries from there (after a short backoff), and a batch that fails every retry is parked in the mapping's DLQ. For SQS: delete the successes, and honour the partial batch response (failures become visible
 again after a short backoff, so the queue's redrive policy moves a poison message to its DLQ); a raised exception
 fails the whole batch. For a rule tap: one event per invocation, deleted on success, retried on exception (the tap's
 DLQ plays the rule target's retry limit).
 
-Termination of `drain`: every failure ends in a DLQ after a bounded number of receives, DLQs are never delivered,
-and a deadline bounds handlers that keep creating work (or messages delayed past it).
+Termination of `drain`: every failure ends in a DLQ after a bounded number of receives (or stream retries), DLQs
+are never delivered, and a deadline bounds handlers that keep creating work (or messages delayed past it).
 """
 
 from __future__ import annotations
@@ -18,16 +19,20 @@ import sys
 import threading
 import time
 import traceback
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from infra import wiring
 
 from . import lambdas
-from .aws import REGION, QueueRef, Resources
+from .aws import REGION, QueueRef, Resources, StreamRef
+from .streams import StreamReader
 
 # Seconds a failed message stays invisible before its next delivery (SQS takes whole seconds).
 RETRY_BACKOFF_S = 1
+STREAM_RETRY_BACKOFF_S = 0.5
 IDLE_SLEEP_S = 0.1
 
 
@@ -42,7 +47,22 @@ class Source:
     eventbridge: bool  # True: the body is an EventBridge event, delivered one per invocation
 
 
-def sources_from(resources: Resources) -> list[Source]:
+@dataclass
+class StreamSource:
+    """A table stream and the function its event source mapping feeds; `buffer` holds records read, not yet done."""
+
+    name: str
+    stream: StreamRef
+    function: wiring.Function
+    reader: StreamReader
+    batch_size: int
+    max_retries: int
+    buffer: list[dict] = field(default_factory=list)
+    attempts: int = 0
+    retry_at: float = 0.0
+
+
+def sources_from(resources: Resources) -> list[Source | StreamSource]:
     """Every wiring queue with its consumer, then every rule tap with its target function."""
     sources = []
     for queue in wiring.QUEUES:
@@ -60,6 +80,20 @@ def sources_from(resources: Resources) -> list[Source]:
         sources.append(
             Source(name=f"rule:{tap.rule.id}", queue=tap.queue, function=tap.function, batch_size=10, eventbridge=True)
         )
+    for stream in resources.streams:
+        trigger = stream.function.stream_trigger
+        reader = StreamReader(trigger, REGION)
+        reader.start()
+        sources.append(
+            StreamSource(
+                name=f"stream:{stream.table_id}",
+                stream=stream,
+                function=stream.function,
+                reader=reader,
+                batch_size=trigger.batch_size,
+                max_retries=trigger.max_retries,
+            )
+        )
     return sources
 
 
@@ -68,6 +102,19 @@ class DrainTimeout(Exception):
         super().__init__(f"work left after the drain deadline: {left}")
         self.processed = processed
         self.left = left
+
+
+def _lambda_json(value: Any) -> Any:
+    """A stream record as Lambda sends it: boto3's datetimes as epoch seconds, binary as base64."""
+    if isinstance(value, dict):
+        return {k: _lambda_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_lambda_json(v) for v in value]
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(value).decode()
+    return value
 
 
 def sqs_record(message: dict, source: Source) -> dict:
@@ -95,8 +142,9 @@ def sqs_record(message: dict, source: Source) -> dict:
 
 
 class Pump:
-    def __init__(self, sqs: Any, sources: list[Source], *, backoff_s: int = RETRY_BACKOFF_S) -> None:
+    def __init__(self, sqs: Any, sources: list[Source], *, invoker: Any, backoff_s: int = RETRY_BACKOFF_S) -> None:
         self._sqs = sqs
+        self._invoker = invoker
         self.sources = sources
         self._backoff_s = backoff_s
         # Held by whoever delivers: the background loop per pass, drain for its whole run, so nothing is
@@ -157,6 +205,11 @@ class Pump:
         """Sources that still hold work, with their visible / in-flight / delayed counts."""
         left = {}
         for source in self.sources:
+            if isinstance(source, StreamSource):
+                self._fill(source)
+                if source.buffer:
+                    left[source.name] = {"visible": len(source.buffer), "in_flight": 0, "delayed": 0}
+                continue
             attributes = self._sqs.get_queue_attributes(
                 QueueUrl=source.queue.url,
                 AttributeNames=[
@@ -178,34 +231,45 @@ class Pump:
         """Messages parked in each source's DLQ (only non-empty ones)."""
         counts = {}
         for source in self.sources:
+            dlq_url = source.stream.dlq_url if isinstance(source, StreamSource) else source.queue.dlq_url
             attributes = self._sqs.get_queue_attributes(
-                QueueUrl=source.queue.dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
+                QueueUrl=dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
             )["Attributes"]
             if int(attributes["ApproximateNumberOfMessages"]):
                 counts[source.name] = int(attributes["ApproximateNumberOfMessages"])
         return counts
 
-    def _deliver(self, source: Source) -> int:
-        messages = self._sqs.receive_message(
-            QueueUrl=source.queue.url,
-            MaxNumberOfMessages=source.batch_size,
-            WaitTimeSeconds=0,
-            MessageSystemAttributeNames=["All"],
-            MessageAttributeNames=["All"],
-        ).get("Messages", [])
-        if not messages:
-            return 0
-        if source.eventbridge:
-            self._deliver_events(source, messages)
-        else:
-            self._deliver_batch(source, messages)
-        return len(messages)
+    def _deliver(self, source: Source | StreamSource) -> int:
+        if isinstance(source, StreamSource):
+            return self._deliver_stream(source)
+        # Up to the trigger's maxConcurrency batches at once, as the SQS event source scales out.
+        trigger = source.function.queue_trigger
+        concurrency = trigger.max_concurrency if trigger and not source.eventbridge else 1
+        batches = []
+        for _ in range(concurrency):
+            messages = self._sqs.receive_message(
+                QueueUrl=source.queue.url,
+                MaxNumberOfMessages=source.batch_size,
+                WaitTimeSeconds=0,
+                MessageSystemAttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            if not messages:
+                break
+            batches.append(messages)
+        deliver = self._deliver_events if source.eventbridge else self._deliver_batch
+        if len(batches) == 1:
+            deliver(source, batches[0])
+        elif batches:
+            with ThreadPoolExecutor(max_workers=len(batches)) as pool:
+                list(pool.map(lambda batch: deliver(source, batch), batches))
+        return sum(len(batch) for batch in batches)
 
     def _deliver_batch(self, source: Source, messages: list[dict]) -> None:
         records = [sqs_record(m, source) for m in messages]
         ids = {r["messageId"] for r in records}
         try:
-            result = lambdas.invoke(source.function, {"Records": records})
+            result = self._invoker.invoke(source.function, {"Records": records})
             failed = {f.get("itemIdentifier") for f in (result or {}).get("batchItemFailures", [])} if isinstance(
                 result, dict
             ) else set()
@@ -213,9 +277,8 @@ class Pump:
                 # Lambda treats an unknown or empty itemIdentifier as a failure of the whole batch.
                 print(f"[pump] {source.function.name}: invalid batchItemFailures {failed - ids}", file=sys.stderr)
                 failed = ids
-        except Exception:  # noqa: BLE001 - a raised exception fails the whole batch, as in Lambda
-            print(f"[pump] {source.function.name} failed on a batch of {len(records)}:", file=sys.stderr)
-            traceback.print_exc()
+        except Exception as error:  # noqa: BLE001 - a raised exception fails the whole batch, as in Lambda
+            lambdas.report(error, f"pump {source.name}: batch of {len(records)} failed")
             failed = ids
         self._settle(source, messages, failed)
 
@@ -223,12 +286,62 @@ class Pump:
         failed = set()
         for message in messages:
             try:
-                lambdas.invoke(source.function, json.loads(message["Body"]))
-            except Exception:  # noqa: BLE001 - EventBridge retries a failed invocation
-                print(f"[pump] {source.function.name} failed on an event:", file=sys.stderr)
-                traceback.print_exc()
+                self._invoker.invoke(source.function, json.loads(message["Body"]))
+            except Exception as error:  # noqa: BLE001 - EventBridge retries a failed invocation
+                lambdas.report(error, f"pump {source.name}: event failed")
                 failed.add(message["MessageId"])
         self._settle(source, messages, failed)
+
+    def _fill(self, source: StreamSource) -> None:
+        if not source.buffer:
+            source.buffer.extend(_lambda_json(record) for record in source.reader.poll())
+
+    def _deliver_stream(self, source: StreamSource) -> int:
+        if time.monotonic() < source.retry_at:
+            return 0
+        self._fill(source)
+        batch = source.buffer[: source.batch_size]
+        if not batch:
+            return 0
+        sequence = [record["dynamodb"]["SequenceNumber"] for record in batch]
+        try:
+            result = self._invoker.invoke(source.function, {"Records": batch})
+            failed = {f.get("itemIdentifier") for f in (result or {}).get("batchItemFailures", [])} if isinstance(
+                result, dict
+            ) else set()
+            if not failed <= set(sequence):
+                failed = set(sequence)
+        except Exception as error:  # noqa: BLE001 - a raised exception fails the whole batch
+            lambdas.report(error, f"pump {source.name}: batch of {len(batch)} failed")
+            failed = set(sequence)
+        if not failed:
+            del source.buffer[: len(batch)]
+            source.attempts = 0
+            return len(batch)
+        # Checkpoint before the first failed record; the retry starts there, keeping the item's order.
+        first = min(i for i, number in enumerate(sequence) if number in failed)
+        del source.buffer[:first]
+        source.attempts += 1
+        self.failures += 1
+        if source.attempts > source.max_retries:
+            spent = source.buffer[: len(batch) - first]
+            self._sqs.send_message(
+                QueueUrl=source.stream.dlq_url,
+                MessageBody=json.dumps(
+                    {
+                        "function": source.function.name,
+                        "streamArn": source.stream.arn,
+                        "startSequenceNumber": spent[0]["dynamodb"]["SequenceNumber"],
+                        "endSequenceNumber": spent[-1]["dynamodb"]["SequenceNumber"],
+                        "batchSize": len(spent),
+                    }
+                ),
+            )
+            del source.buffer[: len(spent)]
+            source.attempts = 0
+        else:
+            source.retry_at = time.monotonic() + STREAM_RETRY_BACKOFF_S
+        return len(batch)
 
     def _settle(self, source: Source, messages: list[dict], failed: set[str]) -> None:
         done = [m for m in messages if m["MessageId"] not in failed]

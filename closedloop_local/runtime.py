@@ -19,7 +19,7 @@ import boto3
 
 from closedloop.clock import ShiftedClock, isoformat, parse_instant
 
-from . import aws, outbox
+from . import aws, lambdas, outbox
 from .gateway import Gateway, Reply, Request
 from .pump import DrainTimeout, Pump, sources_from
 from .scheduler import Scheduler, UnknownSchedule
@@ -79,6 +79,7 @@ class Runtime:
         content_dir: Path | None = None,
         api_key: str | None = None,
         sender: str | None = None,
+        in_process: bool = False,
     ) -> None:
         self.clock = ShiftedClock()
         self._host, self._port = host, port
@@ -87,6 +88,8 @@ class Runtime:
         self._log_requests = log_requests
         self._content_dir = Path(content_dir or REPO_ROOT)
         self._api_key, self._sender = api_key, sender
+        self._in_process = in_process
+        self.invoker: lambdas.Environments | lambdas.InProcess | None = None
         self._env = _Environment()
         self._moto = None
         self.gateway: Gateway | None = None
@@ -98,7 +101,8 @@ class Runtime:
 
     def start(self) -> "Runtime":
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every AWS call otherwise
-        self.gateway = Gateway(clock=self.clock, host=self._host, port=self._port, log_requests=self._log_requests)
+        self.invoker = (lambdas.InProcess if self._in_process else lambdas.Environments)(self.clock, quiet=self._quiet)
+        self.gateway = Gateway(clock=self.clock, invoker=self.invoker, host=self._host, port=self._port, log_requests=self._log_requests)
         outbox.capture_tags()
         self._moto, endpoint = aws.start_moto(self._host)
         # One moto per process: its backends are module globals, so start from a clean slate.
@@ -111,16 +115,14 @@ class Runtime:
                 "POWERTOOLS_SERVICE_NAME": "closedloop",
                 "POWERTOOLS_TRACE_DISABLED": "true",
                 "POWERTOOLS_METRICS_NAMESPACE": "closedloop",
-                # EMF lines on stdout mean nothing without CloudWatch.
-                "POWERTOOLS_METRICS_DISABLED": "true",
                 **({"POWERTOOLS_LOG_LEVEL": "WARNING"} if self._quiet else {}),
             }
         )
         _reset_domain()
         _services().use_clock(self.clock)
 
-        self.pump = Pump(boto3.client("sqs", endpoint_url=endpoint, region_name=aws.REGION), sources_from(self.resources))
-        self.scheduler = Scheduler(self.clock)
+        self.pump = Pump(boto3.client("sqs", endpoint_url=endpoint, region_name=aws.REGION), sources_from(self.resources), invoker=self.invoker)
+        self.scheduler = Scheduler(self.clock, self.invoker)
         self.gateway.add_function_routes()
         self._add_local_routes(self.gateway)
         self.gateway.start()
@@ -133,6 +135,8 @@ class Runtime:
         for part in (self.scheduler, self.pump, self.gateway):
             if part is not None:
                 part.stop()
+        if self.invoker is not None:
+            self.invoker.close()
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
@@ -223,9 +227,10 @@ class Runtime:
     def _outbox(self, request: Request) -> Reply:
         if "text/html" in request.header("accept"):
             return self._outbox_page(request)
-        return Reply.json(200, outbox.messages(request.query.get("to")))
+        return Reply.json(200, outbox.messages(request.query.get("to"), request.query.get("template")))
 
     def _outbox_page(self, request: Request) -> Reply:
         links = {"JSON": "/_local/outbox", "clock": "/_local/clock"}
-        return Reply.html(200, outbox.page(outbox.messages(request.query.get("to")), links=links))
+        entries = outbox.messages(request.query.get("to"), request.query.get("template"))
+        return Reply.html(200, outbox.page(entries, links=links))
 

@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo
 
 from infra import wiring
 
-from . import lambdas
 
 TICK_S = 1.0
 _RATE = re.compile(r"^rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)$")
@@ -99,8 +98,9 @@ class UnknownSchedule(KeyError):
 
 
 class Scheduler:
-    def __init__(self, clock: Any, schedules: dict[str, wiring.Function] | None = None) -> None:
+    def __init__(self, clock: Any, invoker: Any, schedules: dict[str, wiring.Function] | None = None) -> None:
         self._clock = clock
+        self._invoker = invoker
         self.schedules = schedules if schedules is not None else wiring.schedules()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -112,7 +112,7 @@ class Scheduler:
         if function is None:
             raise UnknownSchedule(name)
         self.fired.append((name, self._clock.now()))
-        return lambdas.invoke(function, {"schedule": name})
+        return self._invoker.invoke(function, {"schedule": name})
 
     # --- ticker -------------------------------------------------------------------------------------------------
 

@@ -1,0 +1,264 @@
+"""`make demo`: the closed loop told end to end on the local runtime, over HTTP only, and checked as it goes.
+
+A newsletter goes to 300 profiles; Ada clicks the trip to Australia three times, Carl the new car; each crossing of
+a threshold sends its follow-up exactly once; a tampered link gets a 404; days later birthdays come (one of them
+born on 29 February), and after 61 days of silence everyone who did nothing hears "we miss you". Every
+expectation is checked, so the demo doubles as a smoke test: exit 0 when the story held, 1 with the reason if not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import random
+import re
+import sys
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from .client import LocalClient, link_containing, tamper
+from .runtime import Runtime
+
+START = "2026-02-23T08:00:00Z"  # a Monday morning: the newsletter goes out
+CLICK_TIME = "2026-02-23T10:30:00Z"
+BIRTHDAY_TIME = "2026-02-28T15:00:00Z"  # 28 February, past 09:00 in every zone used (29 February's stand-in day)
+SILENCE_TIME = "2026-04-25T08:00:00Z"  # 61 days after the start
+ZONES = ("Europe/Berlin", "America/New_York", "Asia/Tokyo", "Australia/Sydney")
+NAMES = ("Mia", "Noah", "Emma", "Liam", "Sofia", "Ben", "Hannah", "Elias", "Lena", "Paul", "Yuki", "Olivia", "Jack",
+         "Chloe", "Mateo", "Ines", "Kenji", "Zoe", "Finn", "Amara")
+TRAVELLER, CAR_LOVER = "p-travel", "p-cars"
+# Born on the story's birthday date; the last one on 29 February, celebrated on the 28th in 2026.
+BIRTHDAY_PEOPLE = {"p-0007": "1979-02-28", "p-0042": "1990-02-28", "p-0113": "2001-02-28", "p-0200": "1966-02-28",
+                   "p-0271": "1985-02-28", "p-0150": "1996-02-29"}
+
+
+class DemoFailed(Exception):
+    pass
+
+
+def check(condition: bool, message: str) -> None:
+    if not condition:
+        raise DemoFailed(message)
+
+
+def audience(size: int = 300, seed: int = 2026) -> dict[str, dict]:
+    """Deterministic profiles: two named characters and size-2 generated ones (p-0001 ...)."""
+    rng = random.Random(seed)
+    people = {
+        TRAVELLER: {"first_name": "Ada", "birthday": "1988-06-12", "timezone": "Europe/Berlin"},
+        CAR_LOVER: {"first_name": "Carl", "birthday": "1979-10-03", "timezone": "America/New_York"},
+    }
+    for n in range(1, size - 1):
+        profile_id = f"p-{n:04d}"
+        attributes = {"first_name": rng.choice(NAMES), "timezone": rng.choice(ZONES)}
+        if profile_id in BIRTHDAY_PEOPLE:
+            attributes["birthday"] = BIRTHDAY_PEOPLE[profile_id]
+        elif rng.random() < 0.85:
+            # Away from the story's days (18 Feb - 3 Mar), so exactly BIRTHDAY_PEOPLE celebrate on the 28th.
+            month = rng.choice([1, 4, 5, 6, 7, 8, 9, 10, 11, 12])
+            attributes["birthday"] = f"{rng.randint(1950, 2006)}-{month:02d}-{rng.randint(1, 28):02d}"
+        people[profile_id] = attributes
+    return people
+
+
+def email(profile_id: str) -> str:
+    return f"{profile_id}@example.net"
+
+
+class Story:
+    def __init__(self, client: LocalClient, people: dict[str, dict], out_dir: Path) -> None:
+        self.c = client
+        self.people = people
+        self.out_dir = out_dir
+        self.facts: dict[str, object] = {}
+
+    # --- narration ----------------------------------------------------------------------------------------------
+
+    def chapter(self, title: str) -> None:
+        print(f"\n== {title}")
+
+    def say(self, text: str) -> None:
+        print(f"   {text}")
+
+    def mails(self, template: str, profile_id: str | None = None) -> list[dict]:
+        return self.c.outbox(to=email(profile_id) if profile_id else None, template=template)
+
+    def drain(self) -> int:
+        answer = self.c.drain()
+        check(not answer["dead_letters"], f"work ended in a dead-letter queue: {answer['dead_letters']}")
+        return answer["processed"]
+
+    def parallel(self, work, items) -> list:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            return list(pool.map(work, items))
+
+    # --- the story ----------------------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        self.newsletter()
+        self.clicks()
+        self.birthdays()
+        self.silence()
+        self.summary()
+
+    def newsletter(self) -> None:
+        self.chapter(f"{START}  Monday morning: {len(self.people)} subscribers get the newsletter")
+        self.c.set_clock(START)
+        self.parallel(lambda item: self.c.put_profile(item[0], email(item[0]), **item[1]), self.people.items())
+        self.say(f"PUT /v1/profiles/{{id}} x {len(self.people)}")
+        self.parallel(lambda pid: self.c.send(pid, "newsletter-demo", "newsletter-1"), self.people)
+        self.say(f"POST /v1/messages x {len(self.people)}  (template newsletter-demo, idempotency key newsletter-1)")
+        processed = self.drain()
+        sent = self.mails("newsletter-demo")
+        self.say(f"drained {processed} deliveries; outbox holds {len(sent)} newsletters")
+        check(len(sent) == len(self.people), f"expected {len(self.people)} newsletters, the outbox has {len(sent)}")
+        again = self.c.send(TRAVELLER, "newsletter-demo", "newsletter-1")
+        self.drain()
+        check(len(self.mails("newsletter-demo", TRAVELLER)) == 1, "the same idempotency key sent a second newsletter")
+        self.say(f"sending Ada's again with the same key: {again} -> still one newsletter for her")
+
+    def clicks(self) -> None:
+        self.chapter(f"{CLICK_TIME}  Ada dreams of Australia, Carl of a new car")
+        self.c.set_clock(CLICK_TIME)
+        (ada_mail,) = self.mails("newsletter-demo", TRAVELLER)
+        (carl_mail,) = self.mails("newsletter-demo", CAR_LOVER)
+        travel = link_containing(ada_mail["html"], "Australia", base_url=self.c.base_url)
+        car = link_containing(carl_mail["html"], "car", base_url=self.c.base_url)
+        self.facts["travel_link"] = travel
+        self.facts["before"] = {p: self.c.profile(p) for p in (TRAVELLER, CAR_LOVER)}
+        for who, link in (("Ada", travel), ("Carl", car)):
+            for n in range(1, 4):
+                response = self.c.click(link)
+                check(response.status == 302, f"{who}'s click {n} answered {response}")
+                self.say(f"{who} click {n}: GET {short(link)} -> {response.status} Location: {response.location}")
+        forged = tamper(travel)
+        response = self.c.click(forged)
+        self.facts["tampered"] = (forged, response.status, response.location)
+        self.say(f"tampered:     GET {short(forged)} -> {response.status} Location: {response.location}")
+        check(response.status == 404 and response.location is None, f"a tampered link answered {response}")
+        processed = self.drain()
+        self.facts["after"] = {p: self.c.profile(p) for p in (TRAVELLER, CAR_LOVER)}
+        self.say(f"drained {processed} deliveries (threshold events -> send requests -> SES)")
+        for profile_id, counter in ((TRAVELLER, "travel"), (CAR_LOVER, "cars")):
+            before, after = self.facts["before"][profile_id], self.facts["after"][profile_id]
+            self.say(f"{after['attributes']['first_name']}: interests {before['interests']} -> {after['interests']}, "
+                     f"last_activity_at {before['last_activity_at']} -> {after['last_activity_at']}")
+            check(after["interests"].get(counter) == 3, f"{profile_id}: {counter} should be 3, is {after['interests']}")
+        self.offers_reach_the_right_people()
+
+    def offers_reach_the_right_people(self) -> None:
+        travel_offers, car_offers = self.mails("travel-offers"), self.mails("car-offers")
+        check([m["to"] for m in travel_offers] == [[email(TRAVELLER)]], f"travel-offers went to {travel_offers!r:.300}")
+        check([m["to"] for m in car_offers] == [[email(CAR_LOVER)]], f"car-offers went to {car_offers!r:.300}")
+        self.say(f"travel-offers -> {travel_offers[0]['to'][0]} ({travel_offers[0]['subject']!r}), exactly once")
+        self.say(f"car-offers    -> {car_offers[0]['to'][0]} ({car_offers[0]['subject']!r}), exactly once")
+
+    def birthdays(self) -> None:
+        self.chapter(f"{BIRTHDAY_TIME}  Saturday 28 February: birthdays (29 February celebrates today in 2026)")
+        self.c.set_clock(BIRTHDAY_TIME)
+        travel = self.facts["travel_link"]
+        check(self.c.click(travel).status == 302, "Ada's fourth click failed")
+        self.drain()
+        ada = self.c.profile(TRAVELLER)
+        check(ada["interests"].get("travel") == 4, f"Ada's travel interest should be 4: {ada['interests']}")
+        self.offers_reach_the_right_people()
+        self.say("Ada clicks once more: travel = 4, and still only one travel-offers mail")
+        expected = sorted(email(p) for p in BIRTHDAY_PEOPLE)
+        self.run_twice("birthday", expected)
+
+    def silence(self) -> None:
+        self.chapter(f"{SILENCE_TIME}  61 days later: we miss you")
+        self.c.set_clock(SILENCE_TIME)
+        # Ada clicked on 28 February, so she is not silent for 60 days yet; everyone else is.
+        expected = sorted(email(p) for p in self.people if p != TRAVELLER)
+        self.run_twice("we-miss-you", expected)
+
+    def run_twice(self, schedule: str, expected: list[str]) -> None:
+        answer = self.c.run_schedule(schedule)
+        self.drain()
+        sent = sorted(m["to"][0] for m in self.mails(schedule))
+        self.say(f"POST /_local/schedules/{schedule}/run -> {answer}")
+        self.say(f"{schedule} mails: {len(sent)}" + (f" ({', '.join(sent)})" if len(sent) <= 8 else ""))
+        check(sent == expected, f"{schedule} should reach {len(expected)} profiles, reached {len(sent)}: "
+                                f"missing {sorted(set(expected) - set(sent))[:5]}, extra {sorted(set(sent) - set(expected))[:5]}")
+        answer = self.c.run_schedule(schedule)
+        self.drain()
+        again = len(self.mails(schedule))
+        self.say(f"run again -> {answer}; {schedule} mails still {again}")
+        check(again == len(expected), f"running {schedule} twice sent {again - len(expected)} more mails")
+
+    def summary(self) -> None:
+        outbox = self.c.outbox()
+        counts = Counter(m["template"] for m in outbox)
+        self.chapter("Summary")
+        for template, count in sorted(counts.items(), key=lambda kv: -kv[1]):
+            self.say(f"{count:>5}  {template}")
+        self.say(f"{len(outbox):>5}  messages in total")
+        for profile_id in (TRAVELLER, CAR_LOVER):
+            before, after = self.facts["before"][profile_id], self.c.profile(profile_id)
+            self.say(f"{after['attributes']['first_name']} ({profile_id}): interests {before['interests']} -> "
+                     f"{after['interests']}; last activity {before['last_activity_at']} -> {after['last_activity_at']}")
+        forged, status, location = self.facts["tampered"]
+        self.say(f"tampered link {short(forged)} -> HTTP {status}, Location: {location}")
+        index = write_outbox(outbox, self.out_dir)
+        self.say(f"outbox written to {index}")
+
+
+def short(url: str) -> str:
+    head, _, token = url.rpartition("/")
+    return f"{head}/{token[:10]}...{token[-6:]}" if len(token) > 20 else url
+
+
+def write_outbox(messages: list[dict], out_dir: Path) -> Path:
+    """index.html plus one HTML file per message; earlier demo files there are replaced."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for old in out_dir.glob("*.html"):
+        old.unlink()
+    rows = []
+    for n, message in enumerate(messages, 1):
+        name = f"{n:04d}-{message['template'] or 'message'}-{slug(message['to'][0] if message['to'] else 'nobody')}.html"
+        head = (f"<p style='font:13px monospace;background:#eee;padding:.5em'>to {html.escape(', '.join(message['to']))}"
+                f" &middot; {html.escape(message['subject'])} &middot; {html.escape(message['sent_at'] or '')}</p>")
+        (out_dir / name).write_text(head + (message["html"] or f"<pre>{html.escape(message['text'] or '')}</pre>"))
+        rows.append(f"<tr><td>{n}</td><td>{html.escape(message['sent_at'] or '')}</td>"
+                    f"<td>{html.escape(message['template'] or '')}</td><td>{html.escape(', '.join(message['to']))}</td>"
+                    f"<td><a href='{name}'>{html.escape(message['subject'])}</a></td></tr>")
+    index = out_dir / "index.html"
+    index.write_text(
+        "<!doctype html><meta charset='utf-8'><title>closedloop demo outbox</title>"
+        "<style>body{font-family:system-ui;margin:2rem}td{padding:.2em .6em}</style>"
+        f"<h1>closedloop demo outbox</h1><p>{len(messages)} messages. The tracking links pointed at the demo's "
+        "runtime, which has stopped; run <code>make local</code> to click links live.</p>"
+        f"<table><tr><th>#</th><th>sent</th><th>template</th><th>to</th><th>subject</th></tr>{''.join(rows)}</table>"
+    )
+    return index.resolve()
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m closedloop_local.demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--profiles", type=int, default=300)
+    parser.add_argument("--out", type=Path, default=Path("outbox"))
+    args = parser.parse_args(argv)
+    check_size = max(args.profiles, max(int(p[2:]) for p in BIRTHDAY_PEOPLE) + 2)
+    started = time.monotonic()
+    print("closedloop demo: the local runtime (moto plays AWS), driven over HTTP")
+    try:
+        with Runtime(quiet=True) as runtime:
+            print(f"   runtime at {runtime.base_url}  (admin API key {runtime.api_key})")
+            story = Story(LocalClient(runtime.base_url, runtime.api_key), audience(check_size), args.out)
+            story.run()
+    except DemoFailed as failure:
+        print(f"\nDEMO FAILED: {failure}", file=sys.stderr)
+        return 1
+    print(f"\nThe loop closed. ({time.monotonic() - started:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
