@@ -102,6 +102,7 @@ class InProcess:
 
 def _worker(function_name: str, connection: Any) -> None:
     """An execution environment: import the handler once, then run one invocation per message until told to stop."""
+    import signal
     import warnings
 
     from closedloop import services
@@ -113,8 +114,13 @@ def _worker(function_name: str, connection: Any) -> None:
     (function,) = [f for f in wiring.FUNCTIONS if f.name == function_name]
     clock = ShiftedClock()
     services.use_clock(clock)
+    # Ctrl-C reaches the whole process group; the runtime stops its environments itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     while True:
-        message = connection.recv()
+        try:
+            message = connection.recv()
+        except EOFError:  # the runtime went away
+            return
         if message is None:
             return
         event, now = message

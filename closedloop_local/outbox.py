@@ -40,6 +40,12 @@ def capture_tags() -> None:
     SESV2Response.send_email = send_email
 
 
+def forget() -> None:
+    """Drop what was remembered about sent messages (moto was reset)."""
+    _TAGS.clear()
+    _PARSED.clear()
+
+
 def _sent_messages() -> list[Any]:
     from moto.ses.models import ses_backends  # sesv2 delegates sending to the v1 backend
 

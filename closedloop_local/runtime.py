@@ -67,6 +67,12 @@ def _reset_domain() -> None:
         dynamo.models.cache_clear()
 
 
+def _reset_moto(endpoint: str | None) -> None:
+    if endpoint:
+        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")).read()
+    outbox.forget()
+
+
 class Runtime:
     def __init__(
         self,
@@ -106,7 +112,7 @@ class Runtime:
         outbox.capture_tags()
         self._moto, endpoint = aws.start_moto(self._host)
         # One moto per process: its backends are module globals, so start from a clean slate.
-        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")).read()
+        _reset_moto(endpoint)
         self._env.set(aws.aws_environment(endpoint))
         self.resources = aws.create_resources(endpoint, sender=self._sender, api_key=self._api_key)
         self._env.set(self.resources.function_environment(base_url=self.base_url, content_dir=str(self._content_dir)))
@@ -138,6 +144,8 @@ class Runtime:
         if self.invoker is not None:
             self.invoker.close()
         if self._moto is not None:
+            # moto's backends outlive its server (module globals): leave a clean slate for whoever comes next.
+            _reset_moto(self.resources.endpoint if self.resources else None)
             self._moto.stop()
             self._moto = None
         try:
