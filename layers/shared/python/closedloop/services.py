@@ -91,7 +91,7 @@ def activity_queue():
 
 @lru_cache(maxsize=1)
 def mailer():
-    from closedloop.adapters.aws import SesMailer
+    from closedloop.adapters.ses import SesMailer
 
     return SesMailer(clock(), settings().configuration_set)
 
@@ -133,6 +133,9 @@ def reset() -> None:
     """Forget every cached collaborator (tests; the local runtime after changing the environment)."""
     from aws_lambda_powertools.utilities import parameters
 
+    from closedloop.adapters import dynamo
+
+    dynamo.models.cache_clear()  # model classes hold their pynamodb connection, and with it an endpoint
     for factory in (settings, _models, profiles, ledger, publisher, send_queue, activity_queue, mailer):
         factory.cache_clear()
     load_config.cache_clear()

@@ -175,7 +175,7 @@ class DynamoProfileStore:
             shard_of(activity.profile_id, "idle"))] if activity.moves_last_activity and idle_due else []
         exists = m.profile_id.exists()
         # Activity only moves forward: a retried older click must not rewind last_activity_at.
-        newer = exists & (m.last_activity_at.does_not_exist() | (m.last_activity_at < occurred))
+        newer = exists & (m.last_activity_at.does_not_exist() | (m.last_activity_at <= occurred))
         attempts = [(increments + moves, newer)] if moves else []
         attempts.append((increments, exists))
         for actions, condition in attempts:
