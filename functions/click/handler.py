@@ -6,7 +6,7 @@ from closedloop.http import not_found, path_parameter, redirect
 from closedloop.observability import logger, metrics, observed
 
 
-@observed
+@observed(traced=False)
 def handler(event: dict, context) -> dict:
     try:
         click = tracking.resolve_click(path_parameter(event, "token"), services.signer(), services.ledger())

@@ -6,7 +6,7 @@ from closedloop.http import path_parameter, pixel
 from closedloop.observability import logger, metrics, observed
 
 
-@observed
+@observed(traced=False)
 def handler(event: dict, context) -> dict:
     try:
         token = services.signer().verify_message("open", path_parameter(event, "token").removesuffix(".gif"))

@@ -6,7 +6,7 @@ from closedloop.http import html_page, not_found, path_parameter
 from closedloop.observability import logger, observed
 
 
-@observed
+@observed(traced=False)
 def handler(event: dict, context) -> dict:
     text = path_parameter(event, "token")
     try:
