@@ -23,13 +23,13 @@ _PROJECTIONS = {
 
 SECRET_LENGTH = 48
 
-# Why each secret is rotated by hand (infra/DEPLOY.md says how); a new secret must state its own reason here.
+# Why each secret is rotated by hand (README "Rotating keys" says how); a new secret must state its own reason here.
 _MANUAL_ROTATION = {
     wiring.TRACKING_KEYS.id: "Rotated by hand on purpose: the secret holds keys by key id, so an operator adds a "
     "new key, makes it current and removes the old one once its links have aged out. An automatic rotation would "
     "replace the key in place and turn every link already sent into a 404.",
     wiring.API_KEY.id: "Rotated by hand on purpose: integrators (shop, CRM) hold this key; an automatic rotation "
-    "would lock them out without notice. The operator rotates it together with them (infra/DEPLOY.md).",
+    "would lock them out without notice. The operator rotates it together with them (README, "Rotating keys").",
 }
 
 
