@@ -29,7 +29,7 @@ _MANUAL_ROTATION = {
     "new key, makes it current and removes the old one once its links have aged out. An automatic rotation would "
     "replace the key in place and turn every link already sent into a 404.",
     wiring.API_KEY.id: "Rotated by hand on purpose: integrators (shop, CRM) hold this key; an automatic rotation "
-    "would lock them out without notice. The operator rotates it together with them (README, "Rotating keys").",
+    "would lock them out without notice. The operator rotates it together with them (README, 'Rotating keys').",
 }
 
 
