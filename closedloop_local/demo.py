@@ -18,6 +18,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from . import lambdas
 from .client import LocalClient, link_containing, tamper
 from .runtime import Runtime
 
@@ -91,7 +92,7 @@ class Story:
         return answer["processed"]
 
     def parallel(self, work, items) -> list:
-        with ThreadPoolExecutor(max_workers=8) as pool:
+        with ThreadPoolExecutor(max_workers=lambdas.MAX_ENVIRONMENTS) as pool:
             return list(pool.map(work, items))
 
     # --- the story ----------------------------------------------------------------------------------------------

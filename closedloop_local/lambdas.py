@@ -27,13 +27,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing.connection import Connection
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from infra import wiring
 
 from .aws import ACCOUNT_ID, REGION
 
-MAX_ENVIRONMENTS = 8  # per function: enough for bursts of clicks, small enough for a laptop
+MAX_ENVIRONMENTS = 4  # per function: real concurrency for bursts of clicks; each one is a cold start to pay
 
 Handler = Callable[[Any, Any], Any]
 
@@ -131,6 +131,17 @@ def _worker(function_name: str, connection: Any) -> None:
             connection.send(("error", f"{type(error).__name__}: {error}\n{traceback.format_exc()}"))
 
 
+def own_environment(function: wiring.Function, environ: Mapping[str, str]) -> dict[str, str]:
+    """The runtime's variables less the resources this function is not wired to: what its Lambda would see.
+
+    The runtime sets every function's variables in its own process; a worker gets only its function's, so a
+    handler reaching for a resource it has no grant for fails here as it would in the cloud.
+    """
+    everyone = {name for f in wiring.FUNCTIONS for name in wiring.environment_names(f)}
+    foreign = everyone - set(wiring.environment_names(function))
+    return {name: value for name, value in environ.items() if name not in foreign}
+
+
 class _Environment:
     """A worker interpreter (`python -m closedloop_local.lambdas <function> <fd>`) and a socket to it.
 
@@ -140,7 +151,8 @@ class _Environment:
 
     def __init__(self, function: wiring.Function, quiet: bool) -> None:
         ours, theirs = socket.socketpair()
-        environment = dict(os.environ, PYTHONPATH=os.pathsep.join(p or os.getcwd() for p in sys.path))
+        environment = dict(own_environment(function, os.environ),
+                           PYTHONPATH=os.pathsep.join(p or os.getcwd() for p in sys.path))
         self._process = subprocess.Popen(
             [sys.executable, "-m", "closedloop_local.lambdas", function.name, str(theirs.fileno())],
             pass_fds=[theirs.fileno()],
@@ -159,10 +171,16 @@ class _Environment:
             raise HandlerError(f"the execution environment exited (code {self._process.poll()})") from error
 
     def close(self) -> None:
+        self.ask_to_stop()
+        self.wait()
+
+    def ask_to_stop(self) -> None:
         try:
             self._connection.send(None)
         except OSError:
             pass
+
+    def wait(self) -> None:
         try:
             self._process.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -200,11 +218,13 @@ class _Pool:
             raise HandlerError(f"{self._function.name}: {value}")
         return value
 
-    def close(self) -> None:
+    def close(self) -> list[_Environment]:
+        """Ask every environment to stop; the caller waits for them (all pools stop at once)."""
         with self._lock:
             environments, self._all = self._all, []
         for environment in environments:
-            environment.close()
+            environment.ask_to_stop()
+        return environments
 
 
 class Environments:
@@ -227,8 +247,9 @@ class Environments:
     def close(self) -> None:
         with self._lock:
             pools, self._pools = list(self._pools.values()), {}
-        for pool in pools:
-            pool.close()
+        stopping = [environment for pool in pools for environment in pool.close()]
+        for environment in stopping:
+            environment.wait()
 
 
 def report(error: BaseException, where: str) -> None:

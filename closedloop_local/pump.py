@@ -34,6 +34,7 @@ from .streams import StreamReader
 RETRY_BACKOFF_S = 1
 STREAM_RETRY_BACKOFF_S = 0.5
 IDLE_SLEEP_S = 0.1
+IDLE_MAX_SLEEP_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,9 @@ class Pump:
             self._thread.join(timeout=10)
 
     def _run(self) -> None:
+        # Every pass polls each queue, tap and stream: an idle pump backs off so it does not keep moto (one
+        # request at a time) busy while requests wait. New work is picked up within IDLE_MAX_SLEEP_S.
+        sleep = IDLE_SLEEP_S
         while not self._stop.is_set():
             try:
                 with self._lock:
@@ -174,8 +178,9 @@ class Pump:
             except Exception:  # noqa: BLE001 - the pump must outlive a moto hiccup
                 traceback.print_exc()
                 delivered = 0
+            sleep = IDLE_SLEEP_S if delivered else min(sleep * 2, IDLE_MAX_SLEEP_S)
             if not delivered:
-                self._stop.wait(IDLE_SLEEP_S)
+                self._stop.wait(sleep)
 
     # --- delivery -----------------------------------------------------------------------------------------------
 

@@ -129,6 +129,13 @@ def run_check(name: str, context) -> dict:
     return report.summary()
 
 
+def template_exists(name: str) -> bool:
+    """Whether a template can be rendered; needs no signing key (the admin function has none)."""
+    from closedloop.adapters.templates import template_exists as exists
+
+    return exists(settings().content_dir / "templates", name)
+
+
 def reset() -> None:
     """Forget every cached collaborator (tests; the local runtime after changing the environment)."""
     from aws_lambda_powertools.utilities import parameters

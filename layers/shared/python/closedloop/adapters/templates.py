@@ -32,6 +32,11 @@ _PLACEHOLDER = re.compile("\x00link(\\d+)\x00")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 
 
+def template_exists(templates_dir: Path, name: str) -> bool:
+    """A template is a folder with all three parts; the name can never leave the templates folder."""
+    return bool(_NAME.match(name)) and all((templates_dir / name / part).is_file() for part in PARTS)
+
+
 @lru_cache(maxsize=2)
 def environment(templates_dir: Path) -> ImmutableSandboxedEnvironment:
     """One environment per container: Jinja2 caches compiled templates in it."""
@@ -65,7 +70,7 @@ class JinjaRenderer:
         self._sender = sender
 
     def exists(self, name: str) -> bool:
-        return bool(_NAME.match(name)) and all((self._dir / name / part).is_file() for part in PARTS)
+        return template_exists(self._dir, name)
 
     def render(self, request: SendRequest, profile: Profile) -> tuple[OutgoingMail, RenderedLinks]:
         if not self.exists(request.template):

@@ -10,6 +10,6 @@ router = APIGatewayHttpRouter()
 @router.post("/v1/messages")
 def post_message() -> Response:
     result = admin.request_message(
-        json_body(router.current_event), services.profiles(), services.send_queue(), services.renderer().exists
+        json_body(router.current_event), services.profiles(), services.send_queue(), services.template_exists
     )
     return json_response(202, result)
