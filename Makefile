@@ -34,6 +34,8 @@ local: $(STAMP)
 	$(VENV)/bin/closedloop local --port 8080
 
 test: $(STAMP) node_modules/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest tests
 
 unit: $(STAMP)
@@ -61,6 +63,8 @@ deploy: $(STAMP) node_modules/.installed
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" npx cdk deploy
 
 lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest tests/infra -k cfn_lint
 
 clean:

@@ -11,7 +11,7 @@ import json
 import logging
 import platform
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import checks, clicks, counting, imports
@@ -28,8 +28,10 @@ def main() -> int:
     figures["imports"] = imports.measure(figures["click"].pop("first_click_modules"))
     print("measuring the scheduled checks at 1,000 and 50,000 profiles ...", flush=True)
     figures["checks"] = checks.measure()
-    figures["machine"] = {"python": platform.python_version(), "measured_at": datetime.now(timezone.utc).isoformat(
-        timespec="seconds")}
+    figures["machine"] = {
+        "python": platform.python_version(),
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
     RESULTS.write_text(json.dumps(figures, indent=2) + "\n")
     print(table(figures))
     print(f"\nwritten to {RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS}")
@@ -40,8 +42,11 @@ def table(f: dict) -> str:
     i, c = f["imports"], f["click"]
     rows = [
         ("click handler import / import boto3", i["click_handler_import_ratio"], "<= 1.3"),
-        (f"first click's imports ({i['first_click_modules']} modules) / import boto3", i["first_click_imports_ratio"],
-         "<= 1.3"),
+        (
+            f"first click's imports ({i['first_click_modules']} modules) / import boto3",
+            i["first_click_imports_ratio"],
+            "<= 1.3",
+        ),
         ("warm click / bare handler with the same single AWS call", c["warm_click_ratio"], "<= 1.2"),
         ("AWS requests per warm click", c["aws_requests_per_warm_click"], ""),
         ("AWS requests, first click in a container", c["aws_requests_first_click_in_container"], ""),
@@ -50,8 +55,13 @@ def table(f: dict) -> str:
     for size, checks_at in f["checks"].items():
         for name in ("birthday", "we_miss_you"):
             r = checks_at[name]
-            rows.append((f"{name} items read / due at {int(size):,} profiles ({r['items_read']}/{r['due']})",
-                         r["items_read_per_due"], "<= 1.1"))
+            rows.append(
+                (
+                    f"{name} items read / due at {int(size):,} profiles ({r['items_read']}/{r['due']})",
+                    r["items_read_per_due"],
+                    "<= 1.1",
+                )
+            )
     width = max(len(name) for name, _, _ in rows)
     lines = [f"{'figure'.ljust(width)}  {'value':>8}  target", "-" * (width + 20)]
     lines += [f"{name.ljust(width)}  {value!s:>8}  {target}" for name, value, target in rows]

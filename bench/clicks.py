@@ -6,7 +6,7 @@ import re
 import statistics
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import boto3
 
@@ -20,23 +20,30 @@ from infra import wiring
 
 ROUNDS, PER_ROUND = 12, 25
 MAILS = 20
-NOW = datetime(2026, 6, 1, 12, tzinfo=timezone.utc)
+NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 
 
 def _profile(profile_id: str) -> None:
-    admin.upsert_profile(profile_id, {"email": f"{profile_id}@example.net", "attributes": {"first_name": "Ada"}},
-                         services.profiles(), services.config(), NOW)
+    admin.upsert_profile(
+        profile_id,
+        {"email": f"{profile_id}@example.net", "attributes": {"first_name": "Ada"}},
+        services.profiles(),
+        services.config(),
+        NOW,
+    )
 
 
 def _send(handler, requests: list[SendRequest]) -> None:
     for start in range(0, len(requests), 10):
-        handler(sqs_event([r.to_json() for r in requests[start:start + 10]]), context(wiring.SENDER))
+        handler(sqs_event([r.to_json() for r in requests[start : start + 10]]), context(wiring.SENDER))
 
 
 def _newsletter_token(sender, profile_id: str) -> str:
     _profile(profile_id)
-    _send(sender, [SendRequest(send_key=f"bench#newsletter#{profile_id}", profile_id=profile_id,
-                               template="newsletter-demo")])
+    _send(
+        sender,
+        [SendRequest(send_key=f"bench#newsletter#{profile_id}", profile_id=profile_id, template="newsletter-demo")],
+    )
     (mail,) = outbox.messages(to=f"{profile_id}@example.net")
     return re.search(rf"{re.escape(BASE_URL)}/r/(\S+)", mail["text"]).group(1)
 
@@ -47,27 +54,50 @@ def _bare_handler(table_activity: str, table_profiles: str):
 
     def handler(event: dict, _context) -> dict:
         click_id = uuid.uuid4().hex
-        client.transact_write_items(TransactItems=[
-            {"Put": {"TableName": table_activity,
-                     "Item": {"profile_id": {"S": "p-bench"}, "sk": {"S": f"2026-06-01T12:00:00Z#click#{click_id}"},
-                              "kind": {"S": "click"}},
-                     "ConditionExpression": "attribute_not_exists(sk)"}},
-            {"Update": {"TableName": table_profiles, "Key": {"profile_id": {"S": "p-bench"}},
+        client.transact_write_items(
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": table_activity,
+                        "Item": {
+                            "profile_id": {"S": "p-bench"},
+                            "sk": {"S": f"2026-06-01T12:00:00Z#click#{click_id}"},
+                            "kind": {"S": "click"},
+                        },
+                        "ConditionExpression": "attribute_not_exists(sk)",
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": table_profiles,
+                        "Key": {"profile_id": {"S": "p-bench"}},
                         "UpdateExpression": "ADD interests.travel :one SET last_activity_at = :t",
                         "ConditionExpression": "attribute_exists(profile_id)",
-                        "ExpressionAttributeValues": {":one": {"N": "1"}, ":t": {"S": "2026-06-01T12:00:00Z"}}}},
-        ])
+                        "ExpressionAttributeValues": {":one": {"N": "1"}, ":t": {"S": "2026-06-01T12:00:00Z"}},
+                    }
+                },
+            ]
+        )
         return {"statusCode": 302, "headers": {"Location": "https://travel.example.com/australia"}, "body": ""}
 
     return handler
 
 
 def _click_event(token: str) -> dict:
-    return {"version": "2.0", "routeKey": "GET /r/{token}", "rawPath": f"/r/{token}", "rawQueryString": "",
-            "headers": {}, "pathParameters": {"token": token},
-            "requestContext": {"http": {"method": "GET", "path": f"/r/{token}", "sourceIp": "127.0.0.1"},
-                               "requestId": "bench", "stage": "$default"},
-            "isBase64Encoded": False}
+    return {
+        "version": "2.0",
+        "routeKey": "GET /r/{token}",
+        "rawPath": f"/r/{token}",
+        "rawQueryString": "",
+        "headers": {},
+        "pathParameters": {"token": token},
+        "requestContext": {
+            "http": {"method": "GET", "path": f"/r/{token}", "sourceIp": "127.0.0.1"},
+            "requestId": "bench",
+            "stage": "$default",
+        },
+        "isBase64Encoded": False,
+    }
 
 
 def _timed(handler, event, function) -> float:
@@ -103,8 +133,10 @@ def measure() -> dict:
             _profile(profile_id)
         _send(sender, [SendRequest(send_key="bench#warmup", profile_id=profiles[0], template="newsletter-demo")])
         with counting() as (mail_requests, _):
-            _send(sender, [SendRequest(send_key=f"bench#mail#{p}", profile_id=p, template="newsletter-demo")
-                           for p in profiles])
+            _send(
+                sender,
+                [SendRequest(send_key=f"bench#mail#{p}", profile_id=p, template="newsletter-demo") for p in profiles],
+            )
 
     return {
         "first_click_modules": modules,

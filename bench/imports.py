@@ -36,30 +36,43 @@ print(json.dumps(sorted(set(sys.modules) - before)))
 
 
 def _env() -> dict:
-    return {**os.environ, "PYTHONPATH": f"{REPO}:{REPO / 'layers/shared/python'}", "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_LAMBDA_FUNCTION_NAME": "click", "POWERTOOLS_SERVICE_NAME": "closedloop",
-            "PYTHONDONTWRITEBYTECODE": "1"}
+    return {
+        **os.environ,
+        "PYTHONPATH": f"{REPO}:{REPO / 'layers/shared/python'}",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_LAMBDA_FUNCTION_NAME": "click",
+        "POWERTOOLS_SERVICE_NAME": "closedloop",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
 
 
 def first_click_modules(click_event: dict) -> list[str]:
     """The modules one real first click loads in a fresh interpreter (call inside the embedded AWS)."""
-    out = subprocess.run([sys.executable, "-c", _RECORD, json.dumps(click_event)], env=_env(), cwd=REPO,
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", _RECORD, json.dumps(click_event)],
+        env=_env(),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def _time(statement: str) -> float:
     code = f"import time\nt = time.perf_counter()\n{statement}\nprint(time.perf_counter() - t)"
-    out = subprocess.run([sys.executable, "-c", code], env=_env(), cwd=REPO, capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run([sys.executable, "-c", code], env=_env(), cwd=REPO, capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
 
 
 def measure(click_modules: list[str]) -> dict:
     """Best of ROUNDS, interleaved so a noisy moment hits all three alike."""
     importable = [m for m in click_modules if not m.startswith("__")]
-    click_path = ("import importlib\nfor m in " + repr(importable) +
-                  ":\n    try: importlib.import_module(m)\n    except Exception: pass")
+    click_path = (
+        "import importlib\nfor m in "
+        + repr(importable)
+        + ":\n    try: importlib.import_module(m)\n    except Exception: pass"
+    )
     best = {FLOOR: float("inf"), HANDLER: float("inf"), click_path: float("inf")}
     for _ in range(ROUNDS):
         for statement in best:

@@ -27,8 +27,9 @@ def embedded_aws(now):
             os.environ.pop(name, None) if value is None else os.environ.__setitem__(name, value)
         resources = aws.create_resources(endpoint)
         os.environ.update(resources.function_environment(base_url=BASE_URL, content_dir=str(REPO)))
-        os.environ.update(POWERTOOLS_TRACE_DISABLED="true", POWERTOOLS_METRICS_NAMESPACE="closedloop",
-                          POWERTOOLS_LOG_LEVEL="WARNING")
+        os.environ.update(
+            POWERTOOLS_TRACE_DISABLED="true", POWERTOOLS_METRICS_NAMESPACE="closedloop", POWERTOOLS_LOG_LEVEL="WARNING"
+        )
         services.reset()
         clock = FixedClock(now)
         services.use_clock(clock)
@@ -42,12 +43,25 @@ def embedded_aws(now):
 
 
 def context(function: wiring.Function) -> lambdas.LambdaContext:
-    return lambdas.LambdaContext(function_name=function.name, memory_limit_in_mb=function.memory_mb,
-                                 timeout_s=function.timeout_s)
+    return lambdas.LambdaContext(
+        function_name=function.name, memory_limit_in_mb=function.memory_mb, timeout_s=function.timeout_s
+    )
 
 
 def sqs_event(bodies: list[str]) -> dict:
-    return {"Records": [{"messageId": str(n), "receiptHandle": "r", "body": body, "attributes": {},
-                         "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
-                         "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:send", "awsRegion": "us-east-1"}
-                        for n, body in enumerate(bodies)]}
+    return {
+        "Records": [
+            {
+                "messageId": str(n),
+                "receiptHandle": "r",
+                "body": body,
+                "attributes": {},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:send",
+                "awsRegion": "us-east-1",
+            }
+            for n, body in enumerate(bodies)
+        ]
+    }

@@ -22,8 +22,10 @@ def _local(args: argparse.Namespace) -> int:
     for name, url in runtime.urls().items():
         print(f"  {name:<{width}}  {url}")
     print(f"\n  admin API key  {runtime.api_key}   (Authorization: Bearer {runtime.api_key})")
-    print("  scheduler      " + ("ticking on the runtime clock" if not args.no_ticker else "off (run schedules by hand)"))
-    print("\n  move the clock:  curl -X POST " f"{runtime.base_url}/_local/clock -d '{{\"now\": \"2026-03-02T08:00:00Z\"}}'")
+    print(
+        "  scheduler      " + ("ticking on the runtime clock" if not args.no_ticker else "off (run schedules by hand)")
+    )
+    print(f'\n  move the clock:  curl -X POST {runtime.base_url}/_local/clock -d \'{{"now": "2026-03-02T08:00:00Z"}}\'')
     print("  Ctrl-C stops.\n", flush=True)
 
     stopped = threading.Event()

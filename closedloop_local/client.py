@@ -17,7 +17,9 @@ from html.parser import HTMLParser
 from typing import Any
 
 # Clicks come from a browser; a script's user agent could be scored as a link scanner.
-BROWSER_UA = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15"
+BROWSER_UA = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15"
+)
 
 
 @dataclass
@@ -157,4 +159,4 @@ def tamper(url: str) -> str:
     head, _, token = url.rpartition("/")
     middle = len(token) // 2
     flipped = "A" if token[middle] != "A" else "B"
-    return f"{head}/{token[:middle]}{flipped}{token[middle + 1:]}"
+    return f"{head}/{token[:middle]}{flipped}{token[middle + 1 :]}"

@@ -27,12 +27,38 @@ CLICK_TIME = "2026-02-23T10:30:00Z"
 BIRTHDAY_TIME = "2026-02-28T15:00:00Z"  # 28 February, past 09:00 in every zone used (29 February's stand-in day)
 SILENCE_TIME = "2026-04-25T08:00:00Z"  # 61 days after the start
 ZONES = ("Europe/Berlin", "America/New_York", "Asia/Tokyo", "Australia/Sydney")
-NAMES = ("Mia", "Noah", "Emma", "Liam", "Sofia", "Ben", "Hannah", "Elias", "Lena", "Paul", "Yuki", "Olivia", "Jack",
-         "Chloe", "Mateo", "Ines", "Kenji", "Zoe", "Finn", "Amara")
+NAMES = (
+    "Mia",
+    "Noah",
+    "Emma",
+    "Liam",
+    "Sofia",
+    "Ben",
+    "Hannah",
+    "Elias",
+    "Lena",
+    "Paul",
+    "Yuki",
+    "Olivia",
+    "Jack",
+    "Chloe",
+    "Mateo",
+    "Ines",
+    "Kenji",
+    "Zoe",
+    "Finn",
+    "Amara",
+)
 TRAVELLER, CAR_LOVER = "p-travel", "p-cars"
 # Born on the story's birthday date; the last one on 29 February, celebrated on the 28th in 2026.
-BIRTHDAY_PEOPLE = {"p-0007": "1979-02-28", "p-0042": "1990-02-28", "p-0113": "2001-02-28", "p-0200": "1966-02-28",
-                   "p-0271": "1985-02-28", "p-0150": "1996-02-29"}
+BIRTHDAY_PEOPLE = {
+    "p-0007": "1979-02-28",
+    "p-0042": "1990-02-28",
+    "p-0113": "2001-02-28",
+    "p-0200": "1966-02-28",
+    "p-0271": "1985-02-28",
+    "p-0150": "1996-02-29",
+}
 
 
 class DemoFailed(Exception):
@@ -144,8 +170,10 @@ class Story:
         self.say(f"drained {processed} deliveries (threshold events -> send requests -> SES)")
         for profile_id, counter in ((TRAVELLER, "travel"), (CAR_LOVER, "cars")):
             before, after = self.facts["before"][profile_id], self.facts["after"][profile_id]
-            self.say(f"{after['attributes']['first_name']}: interests {before['interests']} -> {after['interests']}, "
-                     f"last_activity_at {before['last_activity_at']} -> {after['last_activity_at']}")
+            self.say(
+                f"{after['attributes']['first_name']}: interests {before['interests']} -> {after['interests']}, "
+                f"last_activity_at {before['last_activity_at']} -> {after['last_activity_at']}"
+            )
             check(after["interests"].get(counter) == 3, f"{profile_id}: {counter} should be 3, is {after['interests']}")
         self.offers_reach_the_right_people()
 
@@ -182,8 +210,11 @@ class Story:
         sent = sorted(m["to"][0] for m in self.mails(schedule))
         self.say(f"POST /_local/schedules/{schedule}/run -> {answer}")
         self.say(f"{schedule} mails: {len(sent)}" + (f" ({', '.join(sent)})" if len(sent) <= 8 else ""))
-        check(sent == expected, f"{schedule} should reach {len(expected)} profiles, reached {len(sent)}: "
-                                f"missing {sorted(set(expected) - set(sent))[:5]}, extra {sorted(set(sent) - set(expected))[:5]}")
+        check(
+            sent == expected,
+            f"{schedule} should reach {len(expected)} profiles, reached {len(sent)}: "
+            f"missing {sorted(set(expected) - set(sent))[:5]}, extra {sorted(set(sent) - set(expected))[:5]}",
+        )
         answer = self.c.run_schedule(schedule)
         self.drain()
         again = len(self.mails(schedule))
@@ -199,8 +230,10 @@ class Story:
         self.say(f"{len(outbox):>5}  messages in total")
         for profile_id in (TRAVELLER, CAR_LOVER):
             before, after = self.facts["before"][profile_id], self.c.profile(profile_id)
-            self.say(f"{after['attributes']['first_name']} ({profile_id}): interests {before['interests']} -> "
-                     f"{after['interests']}; last activity {before['last_activity_at']} -> {after['last_activity_at']}")
+            self.say(
+                f"{after['attributes']['first_name']} ({profile_id}): interests {before['interests']} -> "
+                f"{after['interests']}; last activity {before['last_activity_at']} -> {after['last_activity_at']}"
+            )
         forged, status, location = self.facts["tampered"]
         self.say(f"tampered link {short(forged)} -> HTTP {status}, Location: {location}")
         index = write_outbox(outbox, self.out_dir)
@@ -219,13 +252,19 @@ def write_outbox(messages: list[dict], out_dir: Path) -> Path:
         old.unlink()
     rows = []
     for n, message in enumerate(messages, 1):
-        name = f"{n:04d}-{message['template'] or 'message'}-{slug(message['to'][0] if message['to'] else 'nobody')}.html"
-        head = (f"<p style='font:13px monospace;background:#eee;padding:.5em'>to {html.escape(', '.join(message['to']))}"
-                f" &middot; {html.escape(message['subject'])} &middot; {html.escape(message['sent_at'] or '')}</p>")
+        name = (
+            f"{n:04d}-{message['template'] or 'message'}-{slug(message['to'][0] if message['to'] else 'nobody')}.html"
+        )
+        head = (
+            f"<p style='font:13px monospace;background:#eee;padding:.5em'>to {html.escape(', '.join(message['to']))}"
+            f" &middot; {html.escape(message['subject'])} &middot; {html.escape(message['sent_at'] or '')}</p>"
+        )
         (out_dir / name).write_text(head + (message["html"] or f"<pre>{html.escape(message['text'] or '')}</pre>"))
-        rows.append(f"<tr><td>{n}</td><td>{html.escape(message['sent_at'] or '')}</td>"
-                    f"<td>{html.escape(message['template'] or '')}</td><td>{html.escape(', '.join(message['to']))}</td>"
-                    f"<td><a href='{name}'>{html.escape(message['subject'])}</a></td></tr>")
+        rows.append(
+            f"<tr><td>{n}</td><td>{html.escape(message['sent_at'] or '')}</td>"
+            f"<td>{html.escape(message['template'] or '')}</td><td>{html.escape(', '.join(message['to']))}</td>"
+            f"<td><a href='{name}'>{html.escape(message['subject'])}</a></td></tr>"
+        )
     index = out_dir / "index.html"
     index.write_text(
         "<!doctype html><meta charset='utf-8'><title>closedloop demo outbox</title>"

@@ -11,10 +11,11 @@ import json
 import re
 import sys
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from threading import Thread
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from infra import wiring
@@ -54,12 +55,12 @@ class Reply:
     headers: list[tuple[str, str]] = field(default_factory=list)
 
     @classmethod
-    def json(cls, status: int, value: Any) -> "Reply":
+    def json(cls, status: int, value: Any) -> Reply:
         body = json.dumps(value, indent=1, default=str).encode()
         return cls(status, body, [("content-type", "application/json")])
 
     @classmethod
-    def html(cls, status: int, text: str) -> "Reply":
+    def html(cls, status: int, text: str) -> Reply:
         return cls(status, text.encode(), [("content-type", "text/html; charset=utf-8")])
 
 
@@ -198,7 +199,9 @@ class Gateway:
 
     def add_local_route(self, method: str, path: str, handler: LocalHandler) -> None:
         """A route that exists only locally; `handler(request, **path_parameters)` returns a Reply."""
-        self._routes.append(_Route(method=method, pattern=path_pattern(path), route_key=f"{method} {path}", local=handler))
+        self._routes.append(
+            _Route(method=method, pattern=path_pattern(path), route_key=f"{method} {path}", local=handler)
+        )
 
     def start(self) -> None:
         self._thread = Thread(target=self._server.serve_forever, name="gateway", daemon=True)

@@ -24,10 +24,11 @@ import time
 import traceback
 import uuid
 from collections import defaultdict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing.connection import Connection
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from infra import wiring
 
@@ -151,8 +152,9 @@ class _Environment:
 
     def __init__(self, function: wiring.Function, quiet: bool) -> None:
         ours, theirs = socket.socketpair()
-        environment = dict(own_environment(function, os.environ),
-                           PYTHONPATH=os.pathsep.join(p or os.getcwd() for p in sys.path))
+        environment = dict(
+            own_environment(function, os.environ), PYTHONPATH=os.pathsep.join(p or os.getcwd() for p in sys.path)
+        )
         self._process = subprocess.Popen(
             [sys.executable, "-m", "closedloop_local.lambdas", function.name, str(theirs.fileno())],
             pass_fds=[theirs.fileno()],

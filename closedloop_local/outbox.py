@@ -9,7 +9,7 @@ from __future__ import annotations
 import email
 import email.policy
 import html
-from datetime import timezone
+from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -65,7 +65,7 @@ def parse_raw(raw: str, ses_id: str) -> dict:
             html_body = part.get_content()
     sent_at = None
     if message["Date"]:
-        sent_at = parsedate_to_datetime(str(message["Date"])).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        sent_at = parsedate_to_datetime(str(message["Date"])).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     headers: dict[str, str] = {}
     for name, value in message.items():
         headers[name] = f"{headers[name]}, {value}" if name in headers else str(value)
@@ -118,12 +118,12 @@ def page(entries: list[dict], *, title: str = "closedloop outbox", links: dict[s
         headers = "\n".join(f"{k}: {v}" for k, v in entry["headers"].items())
         rows.append(
             f"""<section id="m{i}">
-<h2>{i}. {html.escape(entry['subject'])}</h2>
-<p><b>to</b> {html.escape(', '.join(entry['to']))} &middot; <b>sent</b> {html.escape(entry['sent_at'] or '?')}
-&middot; <b>template</b> {html.escape(entry['template'] or '?')}
-&middot; <b>id</b> <code>{html.escape(entry['message_id'])}</code></p>
+<h2>{i}. {html.escape(entry["subject"])}</h2>
+<p><b>to</b> {html.escape(", ".join(entry["to"]))} &middot; <b>sent</b> {html.escape(entry["sent_at"] or "?")}
+&middot; <b>template</b> {html.escape(entry["template"] or "?")}
+&middot; <b>id</b> <code>{html.escape(entry["message_id"])}</code></p>
 <details><summary>headers</summary><pre>{html.escape(headers)}</pre></details>
-<details><summary>text part</summary><pre>{html.escape(entry['text'] or '')}</pre></details>
+<details><summary>text part</summary><pre>{html.escape(entry["text"] or "")}</pre></details>
 <iframe sandbox="allow-popups allow-popups-to-escape-sandbox" srcdoc="{html.escape(body, quote=True)}"></iframe>
 </section>"""
         )
@@ -137,5 +137,5 @@ iframe {{ width: 100%; height: 28rem; border: 1px solid #ddd; }}
 h2 {{ font-size: 1.1rem; margin: 0 0 .3rem; }}
 </style></head>
 <body><h1>{html.escape(title)}</h1><p>{len(entries)} message(s), oldest first. {nav}</p>
-{''.join(rows) or '<p>Nothing sent yet.</p>'}
+{"".join(rows) or "<p>Nothing sent yet.</p>"}
 </body></html>"""

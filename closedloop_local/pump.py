@@ -2,8 +2,9 @@
 
 What Lambda does in the cloud, done by one thread here: receive a batch, build the event Lambda would send, call the
 handler, then settle. For a DynamoDB stream: batches in order, a failure checkpoints before the first failed record
-and retries from there (after a short backoff), and a batch that fails every retry is parked in the mapping's DLQ. For SQS: delete the successes, and honour the partial batch response (failures become visible
-again after a short backoff, so the queue's redrive policy moves a poison message to its DLQ); a raised exception
+and retries from there (after a short backoff), and a batch that fails every retry is parked in the mapping's DLQ.
+For SQS: delete the successes, and honour the partial batch response (failures become visible again after a short
+backoff, so the queue's redrive policy moves a poison message to its DLQ); a raised exception
 fails the whole batch. For a rule tap: one event per invocation, deleted on success, retried on exception (the tap's
 DLQ plays the rule target's retry limit).
 
@@ -275,9 +276,11 @@ class Pump:
         ids = {r["messageId"] for r in records}
         try:
             result = self._invoker.invoke(source.function, {"Records": records})
-            failed = {f.get("itemIdentifier") for f in (result or {}).get("batchItemFailures", [])} if isinstance(
-                result, dict
-            ) else set()
+            failed = (
+                {f.get("itemIdentifier") for f in (result or {}).get("batchItemFailures", [])}
+                if isinstance(result, dict)
+                else set()
+            )
             if not failed <= ids:
                 # Lambda treats an unknown or empty itemIdentifier as a failure of the whole batch.
                 print(f"[pump] {source.function.name}: invalid batchItemFailures {failed - ids}", file=sys.stderr)
@@ -311,9 +314,11 @@ class Pump:
         sequence = [record["dynamodb"]["SequenceNumber"] for record in batch]
         try:
             result = self._invoker.invoke(source.function, {"Records": batch})
-            failed = {f.get("itemIdentifier") for f in (result or {}).get("batchItemFailures", [])} if isinstance(
-                result, dict
-            ) else set()
+            failed = (
+                {f.get("itemIdentifier") for f in (result or {}).get("batchItemFailures", [])}
+                if isinstance(result, dict)
+                else set()
+            )
             if not failed <= set(sequence):
                 failed = set(sequence)
         except Exception as error:  # noqa: BLE001 - a raised exception fails the whole batch

@@ -105,10 +105,12 @@ class Runtime:
 
     # --- lifecycle ----------------------------------------------------------------------------------------------
 
-    def start(self) -> "Runtime":
+    def start(self) -> Runtime:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every AWS call otherwise
         self.invoker = (lambdas.InProcess if self._in_process else lambdas.Environments)(self.clock, quiet=self._quiet)
-        self.gateway = Gateway(clock=self.clock, invoker=self.invoker, host=self._host, port=self._port, log_requests=self._log_requests)
+        self.gateway = Gateway(
+            clock=self.clock, invoker=self.invoker, host=self._host, port=self._port, log_requests=self._log_requests
+        )
         outbox.capture_tags()
         self._moto, endpoint = aws.start_moto(self._host)
         # One moto per process: its backends are module globals, so start from a clean slate.
@@ -127,7 +129,11 @@ class Runtime:
         _reset_domain()
         _services().use_clock(self.clock)
 
-        self.pump = Pump(boto3.client("sqs", endpoint_url=endpoint, region_name=aws.REGION), sources_from(self.resources), invoker=self.invoker)
+        self.pump = Pump(
+            boto3.client("sqs", endpoint_url=endpoint, region_name=aws.REGION),
+            sources_from(self.resources),
+            invoker=self.invoker,
+        )
         self.scheduler = Scheduler(self.clock, self.invoker)
         self.gateway.add_function_routes()
         self._add_local_routes(self.gateway)
@@ -153,7 +159,7 @@ class Runtime:
         finally:
             self._env.restore()
 
-    def __enter__(self) -> "Runtime":
+    def __enter__(self) -> Runtime:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
@@ -241,4 +247,3 @@ class Runtime:
         links = {"JSON": "/_local/outbox", "clock": "/_local/clock"}
         entries = outbox.messages(request.query.get("to"), request.query.get("template"))
         return Reply.html(200, outbox.page(entries, links=links))
-

@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo
 
 from infra import wiring
 
-
 TICK_S = 1.0
 _RATE = re.compile(r"^rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)$")
 _CRON = re.compile(r"^cron\((.+)\)$")

@@ -27,8 +27,10 @@ class StreamReader:
         self._lock = threading.Lock()
 
     def _clients(self):
-        return (boto3.client("dynamodb", region_name=self._region),
-                boto3.client("dynamodbstreams", region_name=self._region))
+        return (
+            boto3.client("dynamodb", region_name=self._region),
+            boto3.client("dynamodbstreams", region_name=self._region),
+        )
 
     def start(self) -> None:
         """Begin at the stream's current end, as a new event source mapping (LATEST) does."""
@@ -49,10 +51,14 @@ class StreamReader:
         records: list[dict] = []
         for shard in streams.describe_stream(StreamArn=self._stream_arn)["StreamDescription"]["Shards"]:
             shard_id = shard["ShardId"]
-            position = ({"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": self._last[shard_id]}
-                        if shard_id in self._last else {"ShardIteratorType": "TRIM_HORIZON"})
+            position = (
+                {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": self._last[shard_id]}
+                if shard_id in self._last
+                else {"ShardIteratorType": "TRIM_HORIZON"}
+            )
             iterator = streams.get_shard_iterator(StreamArn=self._stream_arn, ShardId=shard_id, **position)[
-                "ShardIterator"]
+                "ShardIterator"
+            ]
             while iterator:
                 answer = streams.get_records(ShardIterator=iterator, Limit=1000)
                 got = answer.get("Records", [])

@@ -86,9 +86,7 @@ class Secret:
     generated_key: str
 
 
-TRACKING_KEYS = Secret(
-    id="tracking-keys", env="TRACKING_KEYS_SECRET", template='{"current": "k1"}', generated_key="k1"
-)
+TRACKING_KEYS = Secret(id="tracking-keys", env="TRACKING_KEYS_SECRET", template='{"current": "k1"}', generated_key="k1")
 API_KEY = Secret(id="api-key", env="API_KEY_SECRET", template="{}", generated_key="api_key")
 SECRETS = (TRACKING_KEYS, API_KEY)
 
@@ -304,7 +302,18 @@ WE_MISS_YOU = Function(
     timeout_s=300,
 )
 
-FUNCTIONS = (CLICK, OPEN, UNSUBSCRIBE, ADMIN, SENDER, ACTIVITY_RETRY, THRESHOLDS, THRESHOLD_TRIGGER, BIRTHDAY, WE_MISS_YOU)
+FUNCTIONS = (
+    CLICK,
+    OPEN,
+    UNSUBSCRIBE,
+    ADMIN,
+    SENDER,
+    ACTIVITY_RETRY,
+    THRESHOLDS,
+    THRESHOLD_TRIGGER,
+    BIRTHDAY,
+    WE_MISS_YOU,
+)
 
 # SQS visibility must outlast every retry of the consumer's batch (AWS guidance: six times the function timeout).
 VISIBILITY_TIMEOUT_FACTOR = 6

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
-from typing import Iterator
 
 from closedloop.clock import isoformat
 from closedloop.errors import ProfileNotFound, ProviderThrottled
@@ -20,25 +20,40 @@ class FakeProfiles:
         self.activities: set[str] = set()
         self._lock = threading.Lock()
 
-    def upsert(self, write: ProfileWrite, now: datetime, birthday_due: str | None, idle_due: str) -> tuple[Profile, bool]:
+    def upsert(
+        self, write: ProfileWrite, now: datetime, birthday_due: str | None, idle_due: str
+    ) -> tuple[Profile, bool]:
         created = write.profile_id not in self.items
         item = self.items.setdefault(write.profile_id, {"interests": {}, "created_at": isoformat(now)})
-        item.update(email=write.email, status=write.status, attributes=dict(write.attributes), updated_at=isoformat(now))
+        item.update(
+            email=write.email, status=write.status, attributes=dict(write.attributes), updated_at=isoformat(now)
+        )
         item["birthday"] = birthday_due
         item["idle"] = item.get("idle") or idle_due if write.status == "subscribed" else None
         return self.get(write.profile_id), created
 
     def add(self, profile_id: str, status: str = "subscribed", email: str | None = None, **attributes) -> None:
-        self.items[profile_id] = {"email": email or f"{profile_id}@example.net", "status": status,
-                                  "attributes": attributes, "interests": {}}
+        self.items[profile_id] = {
+            "email": email or f"{profile_id}@example.net",
+            "status": status,
+            "attributes": attributes,
+            "interests": {},
+        }
 
     def get(self, profile_id: str) -> Profile | None:
         item = self.items.get(profile_id)
         if item is None:
             return None
-        return Profile(profile_id, item["email"], item["status"], dict(item.get("attributes", {})),
-                       dict(item["interests"]), item.get("last_activity_at"), item.get("created_at"),
-                       item.get("updated_at"))
+        return Profile(
+            profile_id,
+            item["email"],
+            item["status"],
+            dict(item.get("attributes", {})),
+            dict(item["interests"]),
+            item.get("last_activity_at"),
+            item.get("created_at"),
+            item.get("updated_at"),
+        )
 
     def interests(self, profile_id: str) -> dict[str, int]:
         return dict(self.items[profile_id]["interests"])
@@ -182,5 +197,13 @@ class FlakyProfiles(FakeProfiles):
         return super().record_activity(activity, idle_due, expires_at)
 
 
-__all__ = ["FakeProfiles", "FakeLedger", "FakeMailer", "FakePublisher", "FakeSendQueue", "FakeActivityQueue",
-           "FlakyProfiles", "replace"]
+__all__ = [
+    "FakeProfiles",
+    "FakeLedger",
+    "FakeMailer",
+    "FakePublisher",
+    "FakeSendQueue",
+    "FakeActivityQueue",
+    "FlakyProfiles",
+    "replace",
+]

@@ -2,7 +2,7 @@
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
-from closedloop import services, sending
+from closedloop import sending, services
 from closedloop.observability import logger, metrics, observed
 
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -11,10 +11,17 @@ processor = BatchProcessor(event_type=EventType.SQS)
 def send_one(record) -> str:
     request = sending.SendRequest.from_json(record.body)
     outcome = sending.send(
-        request, profiles=services.profiles(), ledger=services.ledger(), renderer=services.renderer(),
-        mailer=services.mailer(), queue=services.send_queue(), now=services.clock().now(),
+        request,
+        profiles=services.profiles(),
+        ledger=services.ledger(),
+        renderer=services.renderer(),
+        mailer=services.mailer(),
+        queue=services.send_queue(),
+        now=services.clock().now(),
     )
-    logger.info("send", extra={"profile_id": request.profile_id, "send_key": request.send_key, "outcome": outcome.value})
+    logger.info(
+        "send", extra={"profile_id": request.profile_id, "send_key": request.send_key, "outcome": outcome.value}
+    )
     metrics.add_metric(name=f"Send_{outcome.value}", unit="Count", value=1)
     return outcome.value
 

@@ -17,7 +17,12 @@ def check(record: DynamoDBRecord) -> None:
     old, new = record.dynamodb.old_image, record.dynamodb.new_image
     profile_id = (new or old)["profile_id"]
     fired = thresholds.on_profile_change(
-        profile_id, interests(old), interests(new), services.config(), services.ledger(), services.publisher(),
+        profile_id,
+        interests(old),
+        interests(new),
+        services.config(),
+        services.ledger(),
+        services.publisher(),
         services.clock().now(),
     )
     if fired:

@@ -138,4 +138,3 @@ class Functions(Construct):
         if missing:
             raise KeyError(f"{spec.name}: no value for {', '.join(missing)}; the stack must resolve every variable")
         return {**SERVICE_ENV, **{name: self._environment[name] for name in sorted(names)}}
-

@@ -159,8 +159,7 @@ def test_each_table_has_the_declared_indexes_and_ttl(synthesized, resources, spe
         for index in props.get("GlobalSecondaryIndexes", [])
     }
     assert indexes == {
-        index.name: ({index.partition_key: "HASH", index.sort_key: "RANGE"}, index.projection)
-        for index in spec.indexes
+        index.name: ({index.partition_key: "HASH", index.sort_key: "RANGE"}, index.projection) for index in spec.indexes
     }
     if spec.ttl_attribute:
         assert props["TimeToLiveSpecification"] == {"AttributeName": spec.ttl_attribute, "Enabled": True}

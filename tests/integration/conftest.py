@@ -9,7 +9,7 @@ import json
 import os
 import re
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
@@ -53,7 +53,7 @@ def profile_stream(moto_endpoint):
 @pytest.fixture
 def clock(moto_endpoint):
     services.reset()
-    fixed = FixedClock(datetime(2026, 3, 1, 12, tzinfo=timezone.utc))
+    fixed = FixedClock(datetime(2026, 3, 1, 12, tzinfo=UTC))
     services.use_clock(fixed)
     yield fixed
     services.reset()
@@ -78,8 +78,16 @@ def invoke(function: wiring.Function, event):
     return lambdas.call(function, event)
 
 
-def http_event(method: str, path: str, *, route: str, params: dict | None = None, body: object = None,
-               headers: dict | None = None, raw_body: str | None = None) -> dict:
+def http_event(
+    method: str,
+    path: str,
+    *,
+    route: str,
+    params: dict | None = None,
+    body: object = None,
+    headers: dict | None = None,
+    raw_body: str | None = None,
+) -> dict:
     text = raw_body if raw_body is not None else (json.dumps(body) if body is not None else None)
     return {
         "version": "2.0",
@@ -89,10 +97,21 @@ def http_event(method: str, path: str, *, route: str, params: dict | None = None
         "headers": {"content-type": "application/json", **(headers or {})},
         "pathParameters": params or {},
         "requestContext": {
-            "accountId": aws.ACCOUNT_ID, "apiId": "local", "domainName": "localhost", "requestId": uuid.uuid4().hex,
-            "routeKey": f"{method} {route}", "stage": "$default", "time": "01/Mar/2026:12:00:00 +0000",
-            "timeEpoch": 0, "http": {"method": method, "path": path, "protocol": "HTTP/1.1",
-                                     "sourceIp": "127.0.0.1", "userAgent": "pytest"},
+            "accountId": aws.ACCOUNT_ID,
+            "apiId": "local",
+            "domainName": "localhost",
+            "requestId": uuid.uuid4().hex,
+            "routeKey": f"{method} {route}",
+            "stage": "$default",
+            "time": "01/Mar/2026:12:00:00 +0000",
+            "timeEpoch": 0,
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": "pytest",
+            },
         },
         "body": text,
         "isBase64Encoded": False,
@@ -104,8 +123,10 @@ def admin(method: str, path: str, body: object = None, *, key: str | None = API_
     route = next(r.path for r in wiring.ADMIN.routes if r.method == method and _matches(r.path, path))
     params = _params(route, path)
     headers = {"authorization": f"Bearer {key}"} if key else {}
-    response = invoke(wiring.ADMIN, http_event(method, path, route=route, params=params, body=body, headers=headers,
-                                               raw_body=raw_body))
+    response = invoke(
+        wiring.ADMIN,
+        http_event(method, path, route=route, params=params, body=body, headers=headers, raw_body=raw_body),
+    )
     return response["statusCode"], json.loads(response["body"]) if response.get("body") else None
 
 
@@ -116,7 +137,7 @@ def _matches(template: str, path: str) -> bool:
 def _params(template: str, path: str) -> dict:
     names = re.findall(r"\{([^}]+)\}", template)
     values = re.fullmatch(re.sub(r"\{[^}]+\}", "([^/]+)", template), path).groups()
-    return dict(zip(names, values))
+    return dict(zip(names, values, strict=True))
 
 
 def tracking(function: wiring.Function, method: str, token: str) -> dict:
@@ -126,9 +147,15 @@ def tracking(function: wiring.Function, method: str, token: str) -> dict:
 
 
 def put_profile(profile_id: str, **attributes) -> dict:
-    status, body = admin("PUT", f"/v1/profiles/{profile_id}", {
-        "email": f"{profile_id}@example.net", "status": "subscribed",
-        "attributes": {"first_name": "Ada", **attributes}})
+    status, body = admin(
+        "PUT",
+        f"/v1/profiles/{profile_id}",
+        {
+            "email": f"{profile_id}@example.net",
+            "status": "subscribed",
+            "attributes": {"first_name": "Ada", **attributes},
+        },
+    )
     assert status in (200, 201), body
     return body
 
@@ -144,10 +171,19 @@ def queue_messages(queue: wiring.Queue, resources) -> list[dict]:
             return records
         for message in got:
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-            records.append({"messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"],
-                            "body": message["Body"], "attributes": message.get("Attributes", {}),
-                            "messageAttributes": {}, "md5OfBody": message["MD5OfBody"], "eventSource": "aws:sqs",
-                            "eventSourceARN": resources.queues[queue.id].arn, "awsRegion": aws.REGION})
+            records.append(
+                {
+                    "messageId": message["MessageId"],
+                    "receiptHandle": message["ReceiptHandle"],
+                    "body": message["Body"],
+                    "attributes": message.get("Attributes", {}),
+                    "messageAttributes": {},
+                    "md5OfBody": message["MD5OfBody"],
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": resources.queues[queue.id].arn,
+                    "awsRegion": aws.REGION,
+                }
+            )
 
 
 def tap_events(resources) -> list[dict]:

@@ -7,8 +7,11 @@ from tests.integration.conftest import admin, drain_sends, mails_to, put_profile
 
 
 def test_putting_a_new_profile_answers_201_and_again_200(resources, profile_id):
-    body = {"email": "ada@example.com", "status": "subscribed",
-            "attributes": {"first_name": "Ada", "birthday": "1990-06-15", "timezone": "Europe/Berlin"}}
+    body = {
+        "email": "ada@example.com",
+        "status": "subscribed",
+        "attributes": {"first_name": "Ada", "birthday": "1990-06-15", "timezone": "Europe/Berlin"},
+    }
     first, created = admin("PUT", f"/v1/profiles/{profile_id}", body)
     second, updated = admin("PUT", f"/v1/profiles/{profile_id}", {**body, "attributes": {"first_name": "Ada L."}})
     assert (first, second) == (201, 200)
@@ -25,8 +28,13 @@ def test_getting_a_profile_shows_interests_and_last_activity(resources, profile_
 
 def test_an_event_moves_last_activity_and_is_recorded_once_by_its_id(resources, profile_id, clock):
     put_profile(profile_id)
-    event = {"profile_id": profile_id, "type": "purchase", "properties": {"total": 42.5},
-             "occurred_at": "2026-03-01T11:00:00Z", "event_id": "order-1"}
+    event = {
+        "profile_id": profile_id,
+        "type": "purchase",
+        "properties": {"total": 42.5},
+        "occurred_at": "2026-03-01T11:00:00Z",
+        "event_id": "order-1",
+    }
     first = admin("POST", "/v1/events", event)
     again = admin("POST", "/v1/events", event)
     assert first == (202, {"event_id": "order-1", "recorded": True})
@@ -37,8 +45,9 @@ def test_an_event_moves_last_activity_and_is_recorded_once_by_its_id(resources, 
 def test_an_older_event_does_not_move_last_activity_backwards(resources, profile_id):
     put_profile(profile_id)
     admin("POST", "/v1/events", {"profile_id": profile_id, "type": "visit", "occurred_at": "2026-03-01T11:00:00Z"})
-    status, body = admin("POST", "/v1/events", {"profile_id": profile_id, "type": "visit",
-                                                "occurred_at": "2026-02-01T11:00:00Z"})
+    status, body = admin(
+        "POST", "/v1/events", {"profile_id": profile_id, "type": "visit", "occurred_at": "2026-02-01T11:00:00Z"}
+    )
     assert (status, body["recorded"]) == (202, True)
     assert admin("GET", f"/v1/profiles/{profile_id}")[1]["last_activity_at"] == "2026-03-01T11:00:00Z"
 
@@ -67,19 +76,41 @@ def test_calls_without_a_valid_key_get_401(resources, profile_id, key):
     assert (status, body["code"]) == (401, "unauthorized")
 
 
-@pytest.mark.parametrize("method, path, body, raw, status, code", [
-    ("PUT", "/v1/profiles/p-x", None, "{not json", 400, "invalid_input"),
-    ("PUT", "/v1/profiles/p-x", {"email": "x@example.com", "attributes": "no"}, None, 400, "invalid_input"),
-    ("PUT", "/v1/profiles/p-x", None, json.dumps({"email": "x@example.com", "attributes": {"n": "x" * 70000}}),
-     413, "payload_too_large"),
-    ("GET", "/v1/profiles/p-nobody-here", None, None, 404, "profile_not_found"),
-    ("POST", "/v1/events", {"profile_id": "p-nobody-here", "type": "purchase"}, None, 404, "profile_not_found"),
-    ("POST", "/v1/events", {"profile_id": "p-x", "type": "purchase", "occurred_at": "yesterday"}, None, 400,
-     "invalid_input"),
-    ("POST", "/v1/messages", {"profile_id": "p-nobody-here", "template": "birthday"}, None, 404, "profile_not_found"),
-    ("POST", "/v1/messages", {"profile_id": "p-x", "template": "../etc/passwd"}, None, 404, "template_not_found"),
-    ("POST", "/v1/messages", {"profile_id": "p-x"}, None, 400, "invalid_input"),
-])
+@pytest.mark.parametrize(
+    "method, path, body, raw, status, code",
+    [
+        ("PUT", "/v1/profiles/p-x", None, "{not json", 400, "invalid_input"),
+        ("PUT", "/v1/profiles/p-x", {"email": "x@example.com", "attributes": "no"}, None, 400, "invalid_input"),
+        (
+            "PUT",
+            "/v1/profiles/p-x",
+            None,
+            json.dumps({"email": "x@example.com", "attributes": {"n": "x" * 70000}}),
+            413,
+            "payload_too_large",
+        ),
+        ("GET", "/v1/profiles/p-nobody-here", None, None, 404, "profile_not_found"),
+        ("POST", "/v1/events", {"profile_id": "p-nobody-here", "type": "purchase"}, None, 404, "profile_not_found"),
+        (
+            "POST",
+            "/v1/events",
+            {"profile_id": "p-x", "type": "purchase", "occurred_at": "yesterday"},
+            None,
+            400,
+            "invalid_input",
+        ),
+        (
+            "POST",
+            "/v1/messages",
+            {"profile_id": "p-nobody-here", "template": "birthday"},
+            None,
+            404,
+            "profile_not_found",
+        ),
+        ("POST", "/v1/messages", {"profile_id": "p-x", "template": "../etc/passwd"}, None, 404, "template_not_found"),
+        ("POST", "/v1/messages", {"profile_id": "p-x"}, None, 400, "invalid_input"),
+    ],
+)
 def test_bad_requests_get_a_4xx_with_a_code_and_a_sentence(resources, method, path, body, raw, status, code):
     got_status, got = admin(method, path, body, raw_body=raw)
     assert (got_status, got["code"]) == (status, code)

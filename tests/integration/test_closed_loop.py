@@ -10,7 +10,15 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from closedloop.adapters.dynamo import DynamoLedger, DynamoProfileStore
 from infra import wiring
 from tests.integration.conftest import (
-    admin, drain_sends, invoke, mails_to, put_profile, queue_messages, tap_events, tracked_links, tracking,
+    admin,
+    drain_sends,
+    invoke,
+    mails_to,
+    put_profile,
+    queue_messages,
+    tap_events,
+    tracked_links,
+    tracking,
 )
 
 
@@ -36,13 +44,16 @@ def test_a_click_redirects_to_the_target_and_counts_the_interest(resources, prof
     assert (profile["interests"], profile["last_activity_at"]) == ({"travel": 1}, "2026-03-01T12:00:00Z")
 
 
-@pytest.mark.parametrize("mangle", [
-    lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"),  # tampered signature
-    lambda t: t[:20],  # truncated
-    lambda t: "k9" + t[2:],  # unknown key id
-    lambda t: t.replace(".1.", ".0.", 1) if ".1." in t else t[:-2] + "xx",  # replayed with another link
-    lambda t: "garbage",
-])
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"),  # tampered signature
+        lambda t: t[:20],  # truncated
+        lambda t: "k9" + t[2:],  # unknown key id
+        lambda t: t.replace(".1.", ".0.", 1) if ".1." in t else t[:-2] + "xx",  # replayed with another link
+        lambda t: "garbage",
+    ],
+)
 def test_a_bad_token_gets_404_without_location_and_records_nothing(resources, profile_id, mangle):
     put_profile(profile_id)
     links = newsletter_links(resources, profile_id)
@@ -51,8 +62,7 @@ def test_a_bad_token_gets_404_without_location_and_records_nothing(resources, pr
     assert admin("GET", f"/v1/profiles/{profile_id}")[1]["interests"] == {}
 
 
-def test_three_clicks_cross_the_threshold_and_the_follow_up_is_sent_once(
-        resources, profile_id, clock, profile_stream):
+def test_three_clicks_cross_the_threshold_and_the_follow_up_is_sent_once(resources, profile_id, clock, profile_stream):
     put_profile(profile_id)
     links = newsletter_links(resources, profile_id)
     for _ in range(4):
@@ -67,8 +77,7 @@ def test_three_clicks_cross_the_threshold_and_the_follow_up_is_sent_once(
     assert [m["subject"] for m in mails_to(profile_id)][1:] == ["Your test drive is waiting, Ada"]
 
 
-def test_a_click_whose_recording_fails_still_redirects_and_is_recorded_by_the_retry(
-        resources, profile_id, monkeypatch):
+def test_a_click_whose_recording_fails_still_redirects_and_is_recorded_by_the_retry(resources, profile_id, monkeypatch):
     put_profile(profile_id)
     links = newsletter_links(resources, profile_id)
 
@@ -85,8 +94,7 @@ def test_a_click_whose_recording_fails_still_redirects_and_is_recorded_by_the_re
     assert admin("GET", f"/v1/profiles/{profile_id}")[1]["interests"] == {"travel": 1}
 
 
-def test_a_sender_that_crashes_after_ses_accepted_does_not_send_again_on_redelivery(
-        resources, profile_id, monkeypatch):
+def test_a_sender_that_crashes_after_ses_accepted_does_not_send_again_on_redelivery(resources, profile_id, monkeypatch):
     put_profile(profile_id)
     admin("POST", "/v1/messages", {"profile_id": profile_id, "template": "birthday"})
     records = queue_messages(wiring.SEND_QUEUE, resources)
@@ -117,7 +125,7 @@ def test_one_click_unsubscribe_is_a_post_and_a_get_changes_nothing(resources, pr
     (mail,) = mails_to(profile_id)
     token = mail["headers"]["List-Unsubscribe"].strip("<>").rsplit("/", 1)[1]
     page = tracking(wiring.UNSUBSCRIBE, "GET", token)
-    assert page["statusCode"] == 200 and "<form method=\"post\"" in page["body"]
+    assert page["statusCode"] == 200 and '<form method="post"' in page["body"]
     assert admin("GET", f"/v1/profiles/{profile_id}")[1]["status"] == "subscribed"
     assert tracking(wiring.UNSUBSCRIBE, "POST", token)["statusCode"] == 200
     assert admin("GET", f"/v1/profiles/{profile_id}")[1]["status"] == "unsubscribed"
@@ -132,8 +140,10 @@ def test_the_open_pixel_answers_a_gif_and_records_the_open(resources, profile_id
         response = tracking(wiring.OPEN, "GET", token)
         assert (response["statusCode"], response["headers"]["Content-Type"]) == (200, "image/gif")
     items = boto3.client("dynamodb").query(
-        TableName=resources.tables["activity"], KeyConditionExpression="profile_id = :p",
-        ExpressionAttributeValues={":p": {"S": profile_id}})["Items"]
+        TableName=resources.tables["activity"],
+        KeyConditionExpression="profile_id = :p",
+        ExpressionAttributeValues={":p": {"S": profile_id}},
+    )["Items"]
     assert [item["kind"]["S"] for item in items] == ["open"]
     assert admin("GET", f"/v1/profiles/{profile_id}")[1]["last_activity_at"] is None
 

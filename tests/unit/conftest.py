@@ -1,7 +1,7 @@
 """Unit tests: pure domain with fakes. No sockets: a test that reaches the network fails."""
 
 import socket
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -32,4 +32,4 @@ def signer():
 
 @pytest.fixture
 def now():
-    return datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
+    return datetime(2026, 11, 22, 10, 0, tzinfo=UTC)

@@ -1,11 +1,16 @@
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from closedloop.birthdays import (
-    birthday_in, birthday_morning, index_key, next_birthday_morning, parse_index_key, upcoming_birthday_morning,
+    birthday_in,
+    birthday_morning,
+    index_key,
+    next_birthday_morning,
+    parse_index_key,
+    upcoming_birthday_morning,
 )
 
-UTC = timezone.utc
+UTC = UTC
 BERLIN, TOKYO = ZoneInfo("Europe/Berlin"), ZoneInfo("Asia/Tokyo")
 
 
@@ -39,7 +44,12 @@ def test_an_index_key_carries_what_is_needed_to_compute_next_year():
     key = index_key(datetime(2027, 2, 28, 8, tzinfo=UTC), date(2000, 2, 29), "Europe/Berlin")
     assert key == "2027-02-28T08:00:00Z#02-29#Europe/Berlin"
     due, birthday, zone = parse_index_key(key)
-    assert (due, birthday.month, birthday.day, zone.key) == (datetime(2027, 2, 28, 8, tzinfo=UTC), 2, 29, "Europe/Berlin")
+    assert (due, birthday.month, birthday.day, zone.key) == (
+        datetime(2027, 2, 28, 8, tzinfo=UTC),
+        2,
+        29,
+        "Europe/Berlin",
+    )
 
 
 def test_a_profile_written_the_day_after_its_birthday_is_due_next_year():

@@ -3,8 +3,11 @@ import pytest
 from closedloop.errors import InvalidInput
 from closedloop.profiles import DUE_SHARDS, birthday_due_at, parse_profile_write, shard_of
 
-VALID = {"email": "ada@example.com", "status": "subscribed",
-         "attributes": {"first_name": "Ada", "birthday": "1990-06-15", "timezone": "Europe/Berlin"}}
+VALID = {
+    "email": "ada@example.com",
+    "status": "subscribed",
+    "attributes": {"first_name": "Ada", "birthday": "1990-06-15", "timezone": "Europe/Berlin"},
+}
 
 
 def test_a_valid_body_is_accepted():
@@ -12,17 +15,20 @@ def test_a_valid_body_is_accepted():
     assert (write.email, write.status, write.attributes["first_name"]) == ("ada@example.com", "subscribed", "Ada")
 
 
-@pytest.mark.parametrize("body, words", [
-    ([], "JSON object"),
-    ({**VALID, "email": "not-an-address"}, "email"),
-    ({**VALID, "email": "a@b.com\r\nBcc: x@y.com"}, "email"),
-    ({**VALID, "status": "maybe"}, "status"),
-    ({**VALID, "attributes": {"birthday": "15.06.1990"}}, "birthday"),
-    ({**VALID, "attributes": {"timezone": "Mars/Olympus"}}, "timezone"),
-    ({**VALID, "attributes": {"first_name": 42}}, "first_name"),
-    ({**VALID, "attributes": {"nested": {"a": 1}}}, "nested"),
-    ({**VALID, "colour": "blue"}, "unknown field"),
-])
+@pytest.mark.parametrize(
+    "body, words",
+    [
+        ([], "JSON object"),
+        ({**VALID, "email": "not-an-address"}, "email"),
+        ({**VALID, "email": "a@b.com\r\nBcc: x@y.com"}, "email"),
+        ({**VALID, "status": "maybe"}, "status"),
+        ({**VALID, "attributes": {"birthday": "15.06.1990"}}, "birthday"),
+        ({**VALID, "attributes": {"timezone": "Mars/Olympus"}}, "timezone"),
+        ({**VALID, "attributes": {"first_name": 42}}, "first_name"),
+        ({**VALID, "attributes": {"nested": {"a": 1}}}, "nested"),
+        ({**VALID, "colour": "blue"}, "unknown field"),
+    ],
+)
 def test_bad_bodies_are_refused_with_a_sentence_naming_the_problem(body, words):
     with pytest.raises(InvalidInput, match=words):
         parse_profile_write("p-1", body)

@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -6,13 +6,18 @@ from closedloop import admin
 from closedloop.schedules import run_birthday_check, run_we_miss_you_check
 from tests.fakes import FakeProfiles, FakeSendQueue
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def upsert(profiles, config, now, profile_id, birthday=None, zone="Europe/Berlin", status="subscribed"):
     attributes = {"first_name": "X", "timezone": zone, **({"birthday": birthday} if birthday else {})}
-    admin.upsert_profile(profile_id, {"email": f"{profile_id}@example.net", "status": status,
-                                      "attributes": attributes}, profiles, config, now)
+    admin.upsert_profile(
+        profile_id,
+        {"email": f"{profile_id}@example.net", "status": status, "attributes": attributes},
+        profiles,
+        config,
+        now,
+    )
 
 
 @pytest.fixture

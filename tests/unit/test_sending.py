@@ -14,8 +14,9 @@ def gate(signer, now):
     renderer = JinjaRenderer(REPO / "templates", signer, "https://links.example.test", "news@example.com")
 
     def send(request):
-        return sending.send(request, profiles=profiles, ledger=ledger, renderer=renderer, mailer=mailer,
-                            queue=queue, now=now)
+        return sending.send(
+            request, profiles=profiles, ledger=ledger, renderer=renderer, mailer=mailer, queue=queue, now=now
+        )
 
     return send, profiles, ledger, mailer, queue
 
@@ -65,7 +66,7 @@ def test_a_throttled_send_is_requeued_with_a_delay_and_its_key_freed(gate):
     send, _, ledger, mailer, queue = gate
     mailer.throttle_next = 1
     assert send(request()) is Outcome.DEFERRED
-    (requeued, delay), = queue.items
+    ((requeued, delay),) = queue.items
     assert (requeued.throttled, delay, "send#api#k1#p-ada" in ledger.items) == (1, 30, False)
     assert send(requeued) is Outcome.SENT
 

@@ -11,8 +11,13 @@ from closedloop.sending import SendRequest
 from tests.unit.conftest import REPO
 
 TEMPLATES = sorted(p.name for p in (REPO / "templates").iterdir() if p.is_dir() and not p.name.startswith("_"))
-ADA = Profile("p-ada", "ada@example.com", "subscribed",
-              {"first_name": "Ada", "birthday": "1990-06-15", "timezone": "Europe/Berlin"}, {"travel": 2})
+ADA = Profile(
+    "p-ada",
+    "ada@example.com",
+    "subscribed",
+    {"first_name": "Ada", "birthday": "1990-06-15", "timezone": "Europe/Berlin"},
+    {"travel": 2},
+)
 BASE = "https://links.example.test"
 
 
@@ -22,8 +27,9 @@ def renderer(signer):
 
 
 def render(renderer, template, profile=ADA, context=None):
-    return renderer.render(SendRequest("k", profile.profile_id, template, "m1", context or {"inactive_days": 60}),
-                           profile)
+    return renderer.render(
+        SendRequest("k", profile.profile_id, template, "m1", context or {"inactive_days": 60}), profile
+    )
 
 
 def test_the_required_templates_exist():
@@ -90,13 +96,16 @@ def scratch(tmp_path: Path, signer):
     environment.cache_clear()
 
 
-@pytest.mark.parametrize("body, problem", [
-    ("{{ profile.__class__.__mro__ }}", "is unsafe"),
-    ("{{ nobody_defined_this }}", "undefined"),
-    ("{{ track('javascript:alert(1)') }}", "absolute http"),
-    ("{{ track('https://a.example', points='x') }}", "unknown link action"),
-    ("{{ track('https://a.example', interest='Not Valid') }}", "counter"),
-])
+@pytest.mark.parametrize(
+    "body, problem",
+    [
+        ("{{ profile.__class__.__mro__ }}", "is unsafe"),
+        ("{{ nobody_defined_this }}", "undefined"),
+        ("{{ track('javascript:alert(1)') }}", "absolute http"),
+        ("{{ track('https://a.example', points='x') }}", "unknown link action"),
+        ("{{ track('https://a.example', interest='Not Valid') }}", "counter"),
+    ],
+)
 def test_templates_are_sandboxed_and_strict(scratch, body, problem):
     with pytest.raises(TemplateError, match=problem):
         render(scratch(body), "t")

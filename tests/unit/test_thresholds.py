@@ -4,14 +4,17 @@ from closedloop import thresholds
 from tests.fakes import FakeLedger, FakePublisher
 
 
-@pytest.mark.parametrize("old, new, fired", [
-    ({"travel": 2}, {"travel": 3}, ["travel-offers"]),
-    ({}, {"travel": 5}, ["travel-offers"]),  # jumped past the mark in one write
-    ({"travel": 3}, {"travel": 4}, []),  # already beyond: crossed before
-    ({"travel": 1}, {"travel": 2}, []),
-    ({"travel": 2, "cars": 2}, {"travel": 3, "cars": 3}, ["travel-offers", "car-offers"]),
-    ({"travel": 2}, None, []),
-])
+@pytest.mark.parametrize(
+    "old, new, fired",
+    [
+        ({"travel": 2}, {"travel": 3}, ["travel-offers"]),
+        ({}, {"travel": 5}, ["travel-offers"]),  # jumped past the mark in one write
+        ({"travel": 3}, {"travel": 4}, []),  # already beyond: crossed before
+        ({"travel": 1}, {"travel": 2}, []),
+        ({"travel": 2, "cars": 2}, {"travel": 3, "cars": 3}, ["travel-offers", "car-offers"]),
+        ({"travel": 2}, None, []),
+    ],
+)
 def test_a_rule_is_crossed_by_the_write_that_takes_its_counter_from_below_to_the_mark(config, old, new, fired):
     assert [rule.id for rule in thresholds.crossed(old, new or {}, config)] == fired
 
@@ -19,10 +22,15 @@ def test_a_rule_is_crossed_by_the_write_that_takes_its_counter_from_below_to_the
 def test_the_crossing_is_published_with_the_rule_template(config, now):
     ledger, publisher = FakeLedger(), FakePublisher()
     assert thresholds.on_profile_change("p-ada", {"travel": 2}, {"travel": 3}, config, ledger, publisher, now) == [
-        "travel-offers"]
-    (kind, detail), = publisher.events
+        "travel-offers"
+    ]
+    ((kind, detail),) = publisher.events
     assert (kind, detail["template"], detail["profile_id"], detail["value"]) == (
-        "threshold.crossed", "travel-offers", "p-ada", 3)
+        "threshold.crossed",
+        "travel-offers",
+        "p-ada",
+        3,
+    )
 
 
 def test_a_redelivered_stream_record_publishes_nothing_more(config, now):

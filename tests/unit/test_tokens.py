@@ -59,7 +59,7 @@ def test_keys_without_a_valid_current_id_are_a_configuration_error():
 def test_any_single_character_change_is_refused(position, replacement):
     token = SIGNER.click(CLICK)
     index = position % len(token)
-    tampered = token[:index] + replacement + token[index + 1:]
+    tampered = token[:index] + replacement + token[index + 1 :]
     if tampered == token:
         return
     with pytest.raises(InvalidToken):

@@ -12,8 +12,9 @@ LINK_SET = "aaaaaaaaaaaaaaaaaaaa"
 
 
 def a_click(profile_id, now, counter="travel", activity_id=None):
-    activity = Activity("click", activity_id or f"c-{now.timestamp()}-{threading.get_ident()}", profile_id, now,
-                        increments={counter: 1})
+    activity = Activity(
+        "click", activity_id or f"c-{now.timestamp()}-{threading.get_ident()}", profile_id, now, increments={counter: 1}
+    )
     return activity
 
 
@@ -84,8 +85,10 @@ def test_an_activity_survives_the_trip_through_the_queue_unchanged(now):
 
 
 def test_concurrent_clicks_are_all_counted(profiles, config, now):
-    threads = [threading.Thread(target=tracking.record, args=(a_click("p-ada", now, activity_id=f"c{n}"), profiles,
-                                                              config)) for n in range(40)]
+    threads = [
+        threading.Thread(target=tracking.record, args=(a_click("p-ada", now, activity_id=f"c{n}"), profiles, config))
+        for n in range(40)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -21,7 +21,9 @@ IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 FUTURE_TOLERANCE = timedelta(minutes=5)  # clock skew between an integrator and us
 
 
-def upsert_profile(profile_id: str, body: object, store: ProfileStore, config: Config, now: datetime) -> tuple[Profile, bool]:
+def upsert_profile(
+    profile_id: str, body: object, store: ProfileStore, config: Config, now: datetime
+) -> tuple[Profile, bool]:
     write = parse_profile_write(profile_id, body)
     return store.upsert(write, now, birthday_due_at(write, config, now), idle_due_at(now, config))
 
@@ -46,8 +48,13 @@ def record_event(body: object, profiles: ProfileStore, config: Config, now: date
     event_id = data.get("event_id") or new_message_id()
     if not isinstance(event_id, str) or not IDEMPOTENCY_KEY.match(event_id):
         raise InvalidInput("event_id must be 1-128 characters: letters, digits, '_', '.', ':' or '-'")
-    activity = Activity(kind="event", activity_id=event_id, profile_id=profile_id, occurred_at=occurred_at,
-                        details={"type": data["type"], "properties": properties})
+    activity = Activity(
+        kind="event",
+        activity_id=event_id,
+        profile_id=profile_id,
+        occurred_at=occurred_at,
+        details={"type": data["type"], "properties": properties},
+    )
     recorded = tracking.record(activity, profiles, config)
     return {"event_id": event_id, "recorded": recorded}
 
@@ -68,8 +75,13 @@ def request_message(body: object, profiles: ProfileStore, queue: SendQueue, temp
     if profiles.get(profile_id) is None:
         raise ProfileNotFound(f"no profile with id {profile_id!r}")
     message_id = _derived_id(f"{key}|{profile_id}") if key else new_message_id()
-    request = SendRequest(send_key=f"api#{key or message_id}#{profile_id}", profile_id=profile_id,
-                          template=template, message_id=message_id, context=context)
+    request = SendRequest(
+        send_key=f"api#{key or message_id}#{profile_id}",
+        profile_id=profile_id,
+        template=template,
+        message_id=message_id,
+        context=context,
+    )
     queue.enqueue([request])
     return {"message_id": message_id}
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import calendar
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 
@@ -17,7 +17,7 @@ def birthday_in(year: int, birthday: date) -> date:
 def birthday_morning(year: int, birthday: date, zone: ZoneInfo, local_hour: int) -> datetime:
     """The UTC instant of `local_hour` o'clock on the birthday in `year`, in the profile's zone."""
     local = datetime.combine(birthday_in(year, birthday), time(local_hour), tzinfo=zone)
-    return local.astimezone(timezone.utc)
+    return local.astimezone(UTC)
 
 
 def next_birthday_morning(
@@ -49,7 +49,7 @@ def upcoming_birthday_morning(birthday: date, zone: ZoneInfo, local_hour: int, n
 def index_key(morning: datetime, birthday: date, zone: str) -> str:
     """Sort key of a birthday entry in the due index: the due instant first (so `<= now` finds it), then what the
     check needs to compute next year's morning without reading the profile: month-day and zone."""
-    return f"{morning.astimezone(timezone.utc):%Y-%m-%dT%H:%M:%SZ}#{birthday:%m-%d}#{zone}"
+    return f"{morning.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}#{birthday:%m-%d}#{zone}"
 
 
 def parse_index_key(key: str) -> tuple[datetime, date, ZoneInfo]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
@@ -13,7 +13,7 @@ class Clock(Protocol):
 
 class SystemClock:
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
 
 class ShiftedClock:
@@ -47,7 +47,7 @@ class FixedClock:
 
 def isoformat(instant: datetime) -> str:
     """The one timestamp format stored and returned: UTC, seconds, 'Z' suffix (sorts as text)."""
-    return instant.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_instant(text: str) -> datetime:
@@ -55,4 +55,4 @@ def parse_instant(text: str) -> datetime:
     value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if value.tzinfo is None:
         raise ValueError("timestamp needs a time zone, e.g. 2026-11-22T09:00:00Z")
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)

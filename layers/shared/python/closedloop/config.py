@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from closedloop.errors import InvalidInput
@@ -14,30 +14,26 @@ from closedloop.errors import InvalidInput
 COUNTER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
-@dataclass(frozen=True)
-class ThresholdRule:
+class ThresholdRule(NamedTuple):
     id: str
     counter: str
     at: int
     template: str
 
 
-@dataclass(frozen=True)
-class BirthdayConfig:
+class BirthdayConfig(NamedTuple):
     template: str = "birthday"
     local_hour: int = 9
     default_timezone: str = "Europe/Berlin"
     catch_up_days: int = 3
 
 
-@dataclass(frozen=True)
-class WeMissYouConfig:
+class WeMissYouConfig(NamedTuple):
     template: str = "we-miss-you"
     inactive_days: int = 60
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(NamedTuple):
     thresholds: tuple[ThresholdRule, ...]
     birthday: BirthdayConfig
     we_miss_you: WeMissYouConfig

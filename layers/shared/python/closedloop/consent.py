@@ -14,8 +14,10 @@ button{{font-size:1rem;padding:.6rem 1.2rem}}</style></head><body><h1>{title}</h
 
 
 def confirmation_page(action_url: str) -> str:
-    form = (f'<p>Do you want to stop receiving these e-mails?</p><form method="post" action="{escape(action_url)}">'
-            '<button type="submit">Unsubscribe</button></form>')
+    form = (
+        f'<p>Do you want to stop receiving these e-mails?</p><form method="post" action="{escape(action_url)}">'
+        '<button type="submit">Unsubscribe</button></form>'
+    )
     return PAGE.format(title="Unsubscribe", content=form)
 
 

@@ -31,8 +31,11 @@ def pixel() -> dict:
 def html_page(status: int, body: str) -> dict:
     return {
         "statusCode": status,
-        "headers": {**NO_STORE, "Content-Type": "text/html; charset=utf-8",
-                    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"},
+        "headers": {
+            **NO_STORE,
+            "Content-Type": "text/html; charset=utf-8",
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+        },
         "body": body,
     }
 

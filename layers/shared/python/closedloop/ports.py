@@ -1,10 +1,11 @@
-"""The collaborators domain code needs, in domain words. Adapters (closedloop.adapters) and test fakes implement them."""
+"""The collaborators domain code needs, in domain words; closedloop.adapters and the tests' fakes implement them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Iterator, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from closedloop.clock import isoformat, parse_instant
 from closedloop.profiles import Profile, ProfileWrite
@@ -39,7 +40,7 @@ class Activity:
         }
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Activity":
+    def from_dict(cls, data: dict) -> Activity:
         return cls(
             kind=data["kind"],
             activity_id=data["activity_id"],
@@ -51,20 +52,20 @@ class Activity:
         )
 
 
-@dataclass(frozen=True)
-class DueEntry:
+class DueEntry(NamedTuple):
     profile_id: str
     due_key: str  # the index sort key as stored: the due instant, plus what the check needs to move it on
 
 
-@dataclass(frozen=True)
-class Link:
+class Link(NamedTuple):
     url: str
     actions: dict
 
 
 class ProfileStore(Protocol):
-    def upsert(self, write: ProfileWrite, now: datetime, birthday_due: str | None, idle_due: str) -> tuple[Profile, bool]:
+    def upsert(
+        self, write: ProfileWrite, now: datetime, birthday_due: str | None, idle_due: str
+    ) -> tuple[Profile, bool]:
         """Create or update; keeps interests and activity. Returns the profile and whether it was created."""
 
     def get(self, profile_id: str) -> Profile | None: ...
@@ -108,7 +109,7 @@ class Ledger(Protocol):
 
 
 class Mailer(Protocol):
-    def send(self, mail: "OutgoingMail") -> str:
+    def send(self, mail: OutgoingMail) -> str:
         """Hand the mail to the provider; returns its message id.
 
         Raises ProviderThrottled (not sent, retry later) or ProviderRejected (not sent, will not work as is).
@@ -121,9 +122,8 @@ class EventPublisher(Protocol):
 
 
 class SendQueue(Protocol):
-    def enqueue(self, requests: list["SendRequest"], delay_seconds: int = 0) -> None: ...
+    def enqueue(self, requests: list[SendRequest], delay_seconds: int = 0) -> None: ...
 
 
 class ActivityQueue(Protocol):
     def enqueue(self, activity: Activity) -> None: ...
-

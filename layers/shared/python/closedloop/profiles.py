@@ -10,6 +10,7 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from closedloop.birthdays import index_key, upcoming_birthday_morning
@@ -54,8 +55,7 @@ class Profile:
         }
 
 
-@dataclass(frozen=True)
-class ProfileWrite:
+class ProfileWrite(NamedTuple):
     """A validated PUT /v1/profiles/{id} body."""
 
     profile_id: str

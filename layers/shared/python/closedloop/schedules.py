@@ -9,9 +9,9 @@ fell due while no check ran is still <= now at the next run: missed runs are cau
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable
 
 from closedloop.birthdays import index_key, next_birthday_morning, parse_index_key
 from closedloop.clock import isoformat
@@ -41,7 +41,10 @@ def now_key(now: datetime) -> str:
 
 
 def run_birthday_check(
-    profiles: ProfileStore, queue: SendQueue, config: Config, now: datetime,
+    profiles: ProfileStore,
+    queue: SendQueue,
+    config: Config,
+    now: datetime,
     out_of_time: Callable[[], bool] = lambda: False,
 ) -> CheckReport:
     report = CheckReport("birthday")
@@ -70,7 +73,10 @@ def run_birthday_check(
 
 
 def run_we_miss_you_check(
-    profiles: ProfileStore, queue: SendQueue, config: Config, now: datetime,
+    profiles: ProfileStore,
+    queue: SendQueue,
+    config: Config,
+    now: datetime,
     out_of_time: Callable[[], bool] = lambda: False,
 ) -> CheckReport:
     report = CheckReport("we-miss-you")
@@ -88,8 +94,13 @@ def run_we_miss_you_check(
 
 
 def _run(
-    report: CheckReport, index: str, profiles: ProfileStore, queue: SendQueue, now: datetime,
-    request_for: Callable[[DueEntry], SendRequest | None], next_key: Callable[[DueEntry], str | None],
+    report: CheckReport,
+    index: str,
+    profiles: ProfileStore,
+    queue: SendQueue,
+    now: datetime,
+    request_for: Callable[[DueEntry], SendRequest | None],
+    next_key: Callable[[DueEntry], str | None],
     out_of_time: Callable[[], bool],
 ) -> CheckReport:
     batch: list[tuple[DueEntry, SendRequest | None]] = []

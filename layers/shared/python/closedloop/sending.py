@@ -39,7 +39,7 @@ class SendRequest:
         return json.dumps(asdict(self), separators=(",", ":"))
 
     @classmethod
-    def from_json(cls, body: str) -> "SendRequest":
+    def from_json(cls, body: str) -> SendRequest:
         data = json.loads(body)
         if not isinstance(data, dict) or not {"send_key", "profile_id", "template"} <= set(data):
             raise InvalidInput("a send request needs send_key, profile_id and template")
@@ -56,7 +56,7 @@ class Outcome(str, Enum):
 
 
 class Renderer(Protocol):
-    def render(self, request: SendRequest, profile: Profile) -> tuple[OutgoingMail, "RenderedLinks"]: ...
+    def render(self, request: SendRequest, profile: Profile) -> tuple[OutgoingMail, RenderedLinks]: ...
 
 
 @dataclass(frozen=True)
@@ -66,8 +66,14 @@ class RenderedLinks:
 
 
 def send(
-    request: SendRequest, *, profiles: ProfileStore, ledger: Ledger, renderer: Renderer, mailer: Mailer,
-    queue: SendQueue, now: datetime,
+    request: SendRequest,
+    *,
+    profiles: ProfileStore,
+    ledger: Ledger,
+    renderer: Renderer,
+    mailer: Mailer,
+    queue: SendQueue,
+    now: datetime,
 ) -> Outcome:
     """Take one send request through the gate."""
     profile = profiles.get(request.profile_id)

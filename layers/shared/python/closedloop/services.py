@@ -122,7 +122,10 @@ def run_check(name: str, context) -> dict:
     from closedloop.schedules import CHECKS
 
     report = CHECKS[name](
-        profiles(), send_queue(), config(), clock().now(),
+        profiles(),
+        send_queue(),
+        config(),
+        clock().now(),
         # Stop with time to spare; whatever is left stays due and the next run picks it up.
         out_of_time=lambda: context.get_remaining_time_in_millis() < CHECK_SAFETY_MS,
     )

@@ -6,7 +6,6 @@ The variable names are declared in infra/wiring.py; a missing one is a deploymen
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -22,7 +21,6 @@ def _require(name: str) -> str:
     return value
 
 
-@dataclass
 class Settings:
     """Lazily read: a function only needs the variables of the resources it uses."""
 

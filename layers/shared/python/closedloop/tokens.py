@@ -17,7 +17,7 @@ import hashlib
 import hmac
 import re
 import uuid
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from closedloop.errors import InvalidToken
 
@@ -30,15 +30,14 @@ _LINK_SET = re.compile(r"^[a-z0-9]{1,32}$")
 _LINK_NO = re.compile(r"^(0|[1-9][0-9]{0,3})$")
 
 
-@dataclass(frozen=True)
-class TrackingKeys:
+class TrackingKeys(NamedTuple):
     """Signing keys by id; `current` signs, every listed key verifies (old ids keep working after rotation)."""
 
     current: str
     keys: dict[str, bytes]
 
     @classmethod
-    def from_secret(cls, secret: dict[str, str]) -> "TrackingKeys":
+    def from_secret(cls, secret: dict[str, str]) -> TrackingKeys:
         """Read the secret's shape {"current": "k2", "k1": "...", "k2": "..."}."""
         current = secret.get("current", "")
         keys = {kid: value.encode() for kid, value in secret.items() if kid != "current"}
@@ -47,16 +46,14 @@ class TrackingKeys:
         return cls(current=current, keys=keys)
 
 
-@dataclass(frozen=True)
-class ClickToken:
+class ClickToken(NamedTuple):
     message_id: str
     profile_id: str
     link_set: str
     link_no: int
 
 
-@dataclass(frozen=True)
-class MessageToken:
+class MessageToken(NamedTuple):
     """Names one message to one profile: the open pixel and the unsubscribe link."""
 
     message_id: str

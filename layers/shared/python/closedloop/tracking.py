@@ -10,8 +10,8 @@ never count it twice. Threshold crossings are found downstream, on the profiles 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from closedloop.config import Config
 from closedloop.errors import InvalidToken, ProfileNotFound
@@ -21,8 +21,7 @@ from closedloop.profiles import idle_due_at
 from closedloop.tokens import ClickToken, MessageToken, TokenSigner
 
 
-@dataclass(frozen=True)
-class ResolvedClick:
+class ResolvedClick(NamedTuple):
     token: ClickToken
     link: Link
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import boto3
-
-from typing import TYPE_CHECKING
 
 from closedloop.ports import Activity
 from closedloop.settings import Settings
@@ -28,9 +27,10 @@ class SqsSendQueue:
 
     def enqueue(self, requests: list[SendRequest], delay_seconds: int = 0) -> None:
         for start in range(0, len(requests), _SQS_BATCH):
-            chunk = requests[start:start + _SQS_BATCH]
-            entries = [{"Id": str(n), "MessageBody": r.to_json(), "DelaySeconds": delay_seconds}
-                       for n, r in enumerate(chunk)]
+            chunk = requests[start : start + _SQS_BATCH]
+            entries = [
+                {"Id": str(n), "MessageBody": r.to_json(), "DelaySeconds": delay_seconds} for n, r in enumerate(chunk)
+            ]
             response = self._client.send_message_batch(QueueUrl=self._settings.send_queue_url, Entries=entries)
             if response.get("Failed"):
                 # Raise so the caller's retry repeats the whole batch; the send ledger absorbs the repeats.
@@ -46,7 +46,9 @@ class SqsActivityQueue:
         return boto3.client("sqs")
 
     def enqueue(self, activity: Activity) -> None:
-        self._client.send_message(QueueUrl=self._settings.activity_queue_url, MessageBody=json.dumps(activity.to_dict()))
+        self._client.send_message(
+            QueueUrl=self._settings.activity_queue_url, MessageBody=json.dumps(activity.to_dict())
+        )
 
 
 class EventBridgePublisher:
@@ -59,8 +61,15 @@ class EventBridgePublisher:
         return boto3.client("events")
 
     def publish(self, detail_type: str, detail: dict) -> None:
-        response = self._client.put_events(Entries=[{
-            "EventBusName": self._settings.event_bus_name, "Source": self._source, "DetailType": detail_type, "Detail": json.dumps(detail),
-        }])
+        response = self._client.put_events(
+            Entries=[
+                {
+                    "EventBusName": self._settings.event_bus_name,
+                    "Source": self._source,
+                    "DetailType": detail_type,
+                    "Detail": json.dumps(detail),
+                }
+            ]
+        )
         if response.get("FailedEntryCount"):
             raise RuntimeError(f"EventBridge refused the {detail_type} event")

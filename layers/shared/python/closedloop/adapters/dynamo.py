@@ -8,10 +8,10 @@ table names, inside a cached factory.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import datetime
 from functools import lru_cache
-from typing import Iterator
+from typing import NamedTuple
 
 from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.connection import Connection
@@ -34,8 +34,7 @@ def _conditional_failed(error: Exception) -> bool:
     return cause == "ConditionalCheckFailedException"
 
 
-@dataclass(frozen=True)
-class Models:
+class Models(NamedTuple):
     Profile: type[Model]
     Activity: type[Model]
     Ledger: type[Model]
@@ -129,7 +128,9 @@ class DynamoProfileStore:
         self._activity = bound.Activity
         self._connection = Connection()
 
-    def upsert(self, write: ProfileWrite, now: datetime, birthday_due: str | None, idle_due: str) -> tuple[Profile, bool]:
+    def upsert(
+        self, write: ProfileWrite, now: datetime, birthday_due: str | None, idle_due: str
+    ) -> tuple[Profile, bool]:
         m = self._m
         stamp = isoformat(now)
         actions = [
@@ -146,7 +147,10 @@ class DynamoProfileStore:
             actions += [m.bday_shard.remove(), m.bday_due_at.remove()]
         if write.status == "subscribed":
             # Not activity: an existing silence clock keeps running; a new profile starts one now.
-            actions += [m.idle_shard.set(shard_of(write.profile_id, "idle")), m.idle_due_at.set(m.idle_due_at | idle_due)]
+            actions += [
+                m.idle_shard.set(shard_of(write.profile_id, "idle")),
+                m.idle_due_at.set(m.idle_due_at | idle_due),
+            ]
         else:
             actions += [m.idle_shard.remove(), m.idle_due_at.remove()]
         # One round trip: the write counter tells a create (1) from an update, and the item comes back whole.
@@ -171,8 +175,15 @@ class DynamoProfileStore:
         )
         increments = [m.interests[name].add(amount) for name, amount in activity.increments.items()]
         occurred = isoformat(activity.occurred_at)
-        moves = [m.last_activity_at.set(occurred), m.idle_due_at.set(idle_due), m.idle_shard.set(
-            shard_of(activity.profile_id, "idle"))] if activity.moves_last_activity and idle_due else []
+        moves = (
+            [
+                m.last_activity_at.set(occurred),
+                m.idle_due_at.set(idle_due),
+                m.idle_shard.set(shard_of(activity.profile_id, "idle")),
+            ]
+            if activity.moves_last_activity and idle_due
+            else []
+        )
         exists = m.profile_id.exists()
         # Activity only moves forward: a retried older click must not rewind last_activity_at.
         newer = exists & (m.last_activity_at.does_not_exist() | (m.last_activity_at <= occurred))
@@ -250,8 +261,9 @@ class DynamoLedger:
 
     def reserve_send(self, send_key: str, message_id: str, now: datetime) -> bool:
         expires = int(now.timestamp()) + SEND_RETENTION_DAYS * 86400
-        item = self._m(f"send#{send_key}", state="reserved", message_id=message_id, at=isoformat(now),
-                       expires_at=expires)
+        item = self._m(
+            f"send#{send_key}", state="reserved", message_id=message_id, at=isoformat(now), expires_at=expires
+        )
         return self._put_new(item)
 
     def release_send(self, send_key: str) -> None:
@@ -259,9 +271,13 @@ class DynamoLedger:
 
     def mark_sent(self, send_key: str, provider_message_id: str, now: datetime) -> None:
         m = self._m
-        m(f"send#{send_key}").update(actions=[
-            m.state.set("sent"), m.provider_message_id.set(provider_message_id), m.at.set(isoformat(now)),
-        ])
+        m(f"send#{send_key}").update(
+            actions=[
+                m.state.set("sent"),
+                m.provider_message_id.set(provider_message_id),
+                m.at.set(isoformat(now)),
+            ]
+        )
 
     def claim_threshold(self, rule_id: str, profile_id: str, now: datetime) -> str:
         key = f"threshold#{rule_id}#{profile_id}"

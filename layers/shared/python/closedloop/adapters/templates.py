@@ -79,8 +79,12 @@ class JinjaRenderer:
         collector = _LinkCollector()
         variables = {
             **request.context,
-            "profile": {**profile.attributes, "id": profile.profile_id, "email": profile.email,
-                        "interests": dict(profile.interests)},
+            "profile": {
+                **profile.attributes,
+                "id": profile.profile_id,
+                "email": profile.email,
+                "interests": dict(profile.interests),
+            },
             "message": {"id": request.message_id, "template": request.template},
             "track": collector.track,
             "unsubscribe_url": lambda: f"{self._base}/u/{self._signer.message('unsubscribe', token)}",

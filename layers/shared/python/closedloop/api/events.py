@@ -10,6 +10,9 @@ router = APIGatewayHttpRouter()
 @router.post("/v1/events")
 def post_event() -> Response:
     result = admin.record_event(
-        json_body(router.current_event), services.profiles(), services.config(), services.clock().now(),
+        json_body(router.current_event),
+        services.profiles(),
+        services.config(),
+        services.clock().now(),
     )
     return json_response(202, result)
