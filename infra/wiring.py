@@ -189,7 +189,9 @@ CLICK = Function(
     folder="click",
     description="Public redirect for tracked links; records the click and applies the link's actions.",
     routes=(Route(TRACKING_API, "GET", "/r/{token}"),),
-    reads=(LEDGER,),  # link sets
+    # Link sets; and the profile's existence check in the recording transaction (dynamodb:ConditionCheckItem
+    # comes with read grants).
+    reads=(LEDGER, PROFILES),
     writes=(PROFILES, ACTIVITY),  # one transaction: the click and its effect on the profile
     sends_to=(ACTIVITY_QUEUE,),
     secrets=(TRACKING_KEYS,),
@@ -256,6 +258,7 @@ ACTIVITY_RETRY = Function(
     folder="activity_retry",
     description="Records clicks and opens whose synchronous recording failed.",
     queue_trigger=QueueTrigger(ACTIVITY_QUEUE, batch_size=10, max_concurrency=2),
+    reads=(PROFILES,),  # the profile's existence check in the recording transaction
     writes=(PROFILES, ACTIVITY),
     uses_content=True,
     timeout_s=30,

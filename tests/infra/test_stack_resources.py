@@ -125,6 +125,27 @@ def test_each_function_can_touch_exactly_the_tables_it_declares(synthesized, res
     assert {tables[t].id for t in reached} == {t.id for t in {*spec.reads, *spec.writes, *streamed}}
 
 
+# Functions that record activity (closedloop.tracking.record): their transaction may carry a ConditionCheck on the
+# profile, which IAM authorises as dynamodb:ConditionCheckItem (part of read grants, not of write grants).
+RECORDERS = (wiring.CLICK, wiring.OPEN, wiring.ACTIVITY_RETRY, wiring.ADMIN)
+
+
+@pytest.mark.parametrize("spec", RECORDERS, ids=lambda f: f.name)
+def test_functions_that_record_activity_may_condition_check_profiles(synthesized, resources, spec):
+    role = synthesized.stack.functions.by_name[spec.name].role
+    policy = synthesized.logical_id(role.node.find_child("DefaultPolicy"))
+    profiles = synthesized.logical_id(synthesized.stack.data.tables[wiring.PROFILES.id])
+    allowed = {
+        action
+        for statement in _props(resources, policy)["PolicyDocument"]["Statement"]
+        if profiles in _refs(statement["Resource"])
+        for action in (statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])
+    }
+    assert {"dynamodb:ConditionCheckItem", "dynamodb:UpdateItem"} <= allowed or (
+        spec is wiring.OPEN and "dynamodb:ConditionCheckItem" in allowed
+    )
+
+
 def test_only_the_sender_may_send_email_and_never_on_a_wildcard(resources):
     senders = []
     for key, props in _of_type(resources, "AWS::IAM::Policy").items():
