@@ -1,7 +1,9 @@
 import json
 
 import pytest
+from botocore.exceptions import ClientError
 
+from closedloop.adapters.aws import SqsSendQueue
 from infra import wiring
 from tests.integration.conftest import admin, drain_sends, mails_to, put_profile, queue_messages
 
@@ -120,3 +122,14 @@ def test_bad_requests_get_a_4xx_with_a_code_and_a_sentence(resources, method, pa
 def test_nothing_is_queued_for_a_refused_message_request(resources):
     admin("POST", "/v1/messages", {"profile_id": "p-nobody-here", "template": "birthday"})
     assert queue_messages(wiring.SEND_QUEUE, resources) == []
+
+
+def test_a_failing_aws_call_answers_503_and_queues_nothing(resources, profile_id, monkeypatch):
+    put_profile(profile_id)
+
+    def unavailable(*args, **kwargs):
+        raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "down"}}, "SendMessageBatch")
+
+    monkeypatch.setattr(SqsSendQueue, "enqueue", unavailable)
+    status, body = admin("POST", "/v1/messages", {"profile_id": profile_id, "template": "birthday"})
+    assert (status, body["code"]) == (503, "dependency_failed")

@@ -6,11 +6,13 @@ import hmac
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from botocore.exceptions import BotoCoreError, ClientError
+from pynamodb.exceptions import PynamoDBException
 
 from closedloop import services
 from closedloop.api import events, messages, profiles
 from closedloop.api.body import error_response, json_response
-from closedloop.errors import ClosedloopError
+from closedloop.errors import ClosedloopError, DependencyFailed
 from closedloop.observability import logger
 
 
@@ -36,6 +38,12 @@ def build() -> APIGatewayHttpResolver:
     @app.not_found
     def not_found(_error) -> Response:
         return json_response(404, {"code": "route_not_found", "message": "No such route."})
+
+    @app.exception_handler([BotoCoreError, ClientError, PynamoDBException])
+    def dependency_failed(error: Exception) -> Response:
+        # Nothing was half-written: each route makes one write (or an atomic transaction) before it answers.
+        logger.exception("an AWS call failed in the admin API")
+        return error_response(DependencyFailed("A service closedloop depends on failed; please retry."))
 
     @app.exception_handler(Exception)
     def unexpected(error: Exception) -> Response:
