@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -58,13 +57,8 @@ def _services():
 
 
 def _reset_domain() -> None:
-    """Forget every cached collaborator, so clients bind to this runtime's moto endpoint."""
+    """Forget every cached collaborator (pynamodb models included), so clients bind to this runtime's endpoint."""
     _services().reset()
-    # services.reset() keeps the pynamodb model classes (cached per table name), and a model class keeps its
-    # connection, i.e. the previous runtime's endpoint. Locally the names repeat while the endpoint changes.
-    dynamo = sys.modules.get("closedloop.adapters.dynamo")
-    if dynamo is not None and hasattr(dynamo.models, "cache_clear"):
-        dynamo.models.cache_clear()
 
 
 def _reset_moto(endpoint: str | None) -> None:

@@ -37,35 +37,17 @@ def config() -> Config:
 
 
 @lru_cache(maxsize=1)
-def _models():
-    from closedloop.adapters.dynamo import models
-
-    s = settings()
-    return models(
-        _optional(lambda: s.profiles_table), _optional(lambda: s.activity_table), _optional(lambda: s.ledger_table)
-    )
-
-
-def _optional(read) -> str:
-    """A table the function has no grant for binds to a name that fails loudly if ever used."""
-    try:
-        return read()
-    except Exception:
-        return "not-configured-for-this-function"
-
-
-@lru_cache(maxsize=1)
 def profiles():
     from closedloop.adapters.dynamo import DynamoProfileStore
 
-    return DynamoProfileStore(_models())
+    return DynamoProfileStore(settings())
 
 
 @lru_cache(maxsize=1)
 def ledger():
     from closedloop.adapters.dynamo import DynamoLedger
 
-    return DynamoLedger(_models())
+    return DynamoLedger(settings())
 
 
 @lru_cache(maxsize=1)
@@ -145,8 +127,8 @@ def reset() -> None:
 
     from closedloop.adapters import dynamo
 
-    dynamo.models.cache_clear()  # model classes hold their pynamodb connection, and with it an endpoint
-    for factory in (settings, _models, profiles, ledger, publisher, send_queue, activity_queue, mailer):
+    dynamo.forget_models()
+    for factory in (settings, profiles, ledger, publisher, send_queue, activity_queue, mailer):
         factory.cache_clear()
     load_config.cache_clear()
     parameters.clear_caches()

@@ -1,8 +1,9 @@
 """DynamoDB through pynamodb: profiles (+ their due indexes), activity and the business-key ledger.
 
 pynamodb binds a model's table name when the class is created, and closedloop reads table names from the
-environment on first use (never at import). So the model classes are built by `models(...)`, once per set of
-table names, inside a cached factory.
+environment on first use (never at import). So each model class is built by a cached factory taking the table
+name, and a store asks for a model only when it first touches that table: a function never reads the variable
+of a table it is not wired to.
 """
 
 from __future__ import annotations
@@ -10,8 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import datetime
-from functools import lru_cache
-from typing import NamedTuple
+from functools import cached_property, lru_cache
 
 from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.connection import Connection
@@ -24,6 +24,7 @@ from closedloop.clock import isoformat
 from closedloop.errors import ProfileNotFound
 from closedloop.ports import Activity, DueEntry, Link
 from closedloop.profiles import Profile, ProfileWrite, all_shards, shard_of
+from closedloop.settings import Settings
 
 SEND_RETENTION_DAYS = 400  # the send ledger outlives any retry and any yearly occasion key
 _DUE = {"birthday": ("bday_shard", "bday_due_at", "birthday_due"), "idle": ("idle_shard", "idle_due_at", "idle_due")}
@@ -34,14 +35,8 @@ def _conditional_failed(error: Exception) -> bool:
     return cause == "ConditionalCheckFailedException"
 
 
-class Models(NamedTuple):
-    Profile: type[Model]
-    Activity: type[Model]
-    Ledger: type[Model]
-
-
 @lru_cache(maxsize=4)
-def models(profiles_table: str, activity_table: str, ledger_table: str) -> Models:
+def profile_model(table: str) -> type[Model]:
     class BirthdayDue(GlobalSecondaryIndex):
         class Meta:
             index_name = "birthday_due"
@@ -60,7 +55,7 @@ def models(profiles_table: str, activity_table: str, ledger_table: str) -> Model
 
     class ProfileModel(Model):
         class Meta:
-            table_name = profiles_table
+            table_name = table
 
         profile_id = UnicodeAttribute(hash_key=True)
         email = UnicodeAttribute()
@@ -78,9 +73,14 @@ def models(profiles_table: str, activity_table: str, ledger_table: str) -> Model
         birthday_due = BirthdayDue()
         idle_due = IdleDue()
 
+    return ProfileModel
+
+
+@lru_cache(maxsize=4)
+def activity_model(table: str) -> type[Model]:
     class ActivityModel(Model):
         class Meta:
-            table_name = activity_table
+            table_name = table
 
         profile_id = UnicodeAttribute(hash_key=True)
         sk = UnicodeAttribute(range_key=True)  # <occurred_at>#<kind>#<activity_id>: a timeline per profile
@@ -88,9 +88,14 @@ def models(profiles_table: str, activity_table: str, ledger_table: str) -> Model
         details = UnicodeAttribute(null=True)  # JSON
         expires_at = NumberAttribute(null=True)
 
+    return ActivityModel
+
+
+@lru_cache(maxsize=4)
+def ledger_model(table: str) -> type[Model]:
     class LedgerModel(Model):
         class Meta:
-            table_name = ledger_table
+            table_name = table
 
         pk = UnicodeAttribute(hash_key=True)
         state = UnicodeAttribute(null=True)
@@ -100,7 +105,7 @@ def models(profiles_table: str, activity_table: str, ledger_table: str) -> Model
         body = UnicodeAttribute(null=True)
         expires_at = NumberAttribute(null=True)
 
-    return Models(ProfileModel, ActivityModel, LedgerModel)
+    return LedgerModel
 
 
 def _to_profile(item: Model) -> Profile:
@@ -122,11 +127,24 @@ def _plain(value: object) -> dict:
     return value.as_dict() if hasattr(value, "as_dict") else dict(value)
 
 
+def forget_models() -> None:
+    """Drop the model classes: each holds its pynamodb connection, and with it an endpoint (tests, local runtime)."""
+    for factory in (profile_model, activity_model, ledger_model):
+        factory.cache_clear()
+
+
 class DynamoProfileStore:
-    def __init__(self, bound: Models) -> None:
-        self._m = bound.Profile
-        self._activity = bound.Activity
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
         self._connection = Connection()
+
+    @cached_property
+    def _m(self) -> type[Model]:
+        return profile_model(self._settings.profiles_table)
+
+    @cached_property
+    def _activity(self) -> type[Model]:
+        return activity_model(self._settings.activity_table)
 
     def upsert(
         self, write: ProfileWrite, now: datetime, birthday_due: str | None, idle_due: str
@@ -254,10 +272,14 @@ class DynamoProfileStore:
 
 
 class DynamoLedger:
-    def __init__(self, bound: Models) -> None:
-        self._m = bound.Ledger
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
         self._known_link_sets: set[str] = set()
         self._link_cache: dict[str, list[Link]] = {}
+
+    @cached_property
+    def _m(self) -> type[Model]:
+        return ledger_model(self._settings.ledger_table)
 
     def reserve_send(self, send_key: str, message_id: str, now: datetime) -> bool:
         expires = int(now.timestamp()) + SEND_RETENTION_DAYS * 86400
