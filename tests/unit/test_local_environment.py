@@ -1,0 +1,22 @@
+"""The local runtime gives each function only its own variables, as Lambda does (closedloop_local.lambdas)."""
+
+from closedloop_local.lambdas import own_environment
+from infra import wiring
+
+EVERYTHING = {
+    **{name: "x" for function in wiring.FUNCTIONS for name in wiring.environment_names(function)},
+    "SENDER_ADDRESS": "news@example.com",
+    "PATH": "/usr/bin",
+}
+
+
+def test_a_function_sees_its_own_resources_and_the_common_variables():
+    seen = own_environment(wiring.SENDER, EVERYTHING)
+    assert set(wiring.environment_names(wiring.SENDER)) <= set(seen)
+    assert {"SENDER_ADDRESS", "PATH"} <= set(seen)
+
+
+def test_a_function_does_not_see_resources_it_is_not_wired_to():
+    seen = own_environment(wiring.ADMIN, EVERYTHING)
+    assert "TRACKING_KEYS_SECRET" not in seen and "LEDGER_TABLE" not in seen and "EVENT_BUS_NAME" not in seen
+    assert "API_KEY_SECRET" not in own_environment(wiring.CLICK, EVERYTHING)
