@@ -61,7 +61,8 @@ def _bare_handler(table_activity: str, table_profiles: str):
                         "TableName": table_activity,
                         "Item": {
                             "profile_id": {"S": "p-bench"},
-                            "sk": {"S": f"2026-06-01T12:00:00Z#click#{click_id}"},
+                            "sk": {"S": f"click#{click_id}"},
+                            "occurred_at": {"S": "2026-06-01T12:00:00Z"},
                             "kind": {"S": "click"},
                         },
                         "ConditionExpression": "attribute_not_exists(sk)",

@@ -133,3 +133,12 @@ def test_a_failing_aws_call_answers_503_and_queues_nothing(resources, profile_id
     monkeypatch.setattr(SqsSendQueue, "enqueue", unavailable)
     status, body = admin("POST", "/v1/messages", {"profile_id": profile_id, "template": "birthday"})
     assert (status, body["code"]) == (503, "dependency_failed")
+
+
+def test_an_event_retried_later_without_occurred_at_is_recorded_once(resources, profile_id, clock):
+    put_profile(profile_id)
+    event = {"profile_id": profile_id, "type": "signup", "event_id": "signup-1"}
+    first = admin("POST", "/v1/events", event)
+    clock.advance(minutes=3)
+    again = admin("POST", "/v1/events", event)
+    assert (first[1]["recorded"], again[1]["recorded"]) == (True, False)

@@ -83,8 +83,11 @@ def activity_model(table: str) -> type[Model]:
             table_name = table
 
         profile_id = UnicodeAttribute(hash_key=True)
-        sk = UnicodeAttribute(range_key=True)  # <occurred_at>#<kind>#<activity_id>: a timeline per profile
+        # <kind>#<activity_id>: the business key that makes recording idempotent. Time is an attribute, not part
+        # of the key, so a retry at another moment (a pixel loaded again, an event re-sent) finds the record.
+        sk = UnicodeAttribute(range_key=True)
         kind = UnicodeAttribute()
+        occurred_at = UnicodeAttribute(null=True)
         details = UnicodeAttribute(null=True)  # JSON
         expires_at = NumberAttribute(null=True)
 
@@ -186,8 +189,9 @@ class DynamoProfileStore:
         m = self._m
         record = self._activity(
             activity.profile_id,
-            f"{isoformat(activity.occurred_at)}#{activity.kind}#{activity.activity_id}",
+            f"{activity.kind}#{activity.activity_id}",
             kind=activity.kind,
+            occurred_at=isoformat(activity.occurred_at),
             details=json.dumps(activity.details, separators=(",", ":")),
             expires_at=expires_at,
         )
