@@ -104,13 +104,9 @@ class InProcess:
 def _worker(function_name: str, connection: Any) -> None:
     """An execution environment: import the handler once, then run one invocation per message until told to stop."""
     import signal
-    import warnings
 
     from closedloop import services
     from closedloop.clock import ShiftedClock
-
-    # Metrics are off locally (no CloudWatch), so "no metrics to publish" says nothing.
-    warnings.filterwarnings("ignore", message="No application metrics to publish")
 
     (function,) = [f for f in wiring.FUNCTIONS if f.name == function_name]
     clock = ShiftedClock()

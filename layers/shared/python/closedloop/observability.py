@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
 from functools import lru_cache
 
 from aws_lambda_powertools import Logger, Metrics
+
+# Not every invocation has a metric to report (an idle schedule, an admin read); Powertools would warn on each one.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 logger = Logger(service="closedloop")
 metrics = Metrics(namespace="closedloop", service="closedloop")
