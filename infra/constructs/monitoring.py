@@ -25,31 +25,21 @@ class Monitoring(Construct):
         dead_letter_queues: Mapping[str, sqs.IQueue],
     ) -> None:
         super().__init__(scope, id)
-        self.alarms: list[cloudwatch.Alarm] = []
-        for name, queue in dead_letter_queues.items():
-            self.alarms.append(
-                queue.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum").create_alarm(
-                    self,
-                    f"dlq-{name}",
-                    alarm_description=f"Messages are waiting in the {name} dead-letter queue: inspect and redrive.",
-                    threshold=1,
-                    evaluation_periods=1,
-                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                )
+        self.alarms = [
+            self._alarm_on_any(
+                queue.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum"),
+                f"dlq-{name}",
+                f"Messages are waiting in the {name} dead-letter queue: inspect and redrive.",
             )
-        for name, function in functions.items():
-            self.alarms.append(
-                function.metric_errors(period=PERIOD, statistic="Sum").create_alarm(
-                    self,
-                    f"errors-{name}",
-                    alarm_description=f"The {name} function failed; see its log group.",
-                    threshold=1,
-                    evaluation_periods=1,
-                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                )
+            for name, queue in dead_letter_queues.items()
+        ] + [
+            self._alarm_on_any(
+                function.metric_errors(period=PERIOD, statistic="Sum"),
+                f"errors-{name}",
+                f"The {name} function failed; see its log group.",
             )
+            for name, function in functions.items()
+        ]
         dashboard = cloudwatch.Dashboard(self, "Dashboard")
         dashboard.add_widgets(cloudwatch.AlarmStatusWidget(title="closedloop alarms", alarms=self.alarms, width=24))
         dashboard.add_widgets(
@@ -61,4 +51,16 @@ class Monitoring(Construct):
                 left=[f.metric_duration(period=PERIOD, statistic="p95") for f in functions.values()],
                 width=12,
             ),
+        )
+
+    def _alarm_on_any(self, metric: cloudwatch.Metric, id: str, description: str) -> cloudwatch.Alarm:
+        """Alarm as soon as the metric reaches 1 in one period (a dead letter, an error); no data is fine."""
+        return metric.create_alarm(
+            self,
+            id,
+            alarm_description=description,
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )

@@ -39,9 +39,6 @@ class Config(NamedTuple):
     we_miss_you: WeMissYouConfig
     activity_retention_days: int = 400
 
-    def rules_for(self, counters: set[str]) -> list[ThresholdRule]:
-        return [rule for rule in self.thresholds if rule.counter in counters]
-
 
 def parse_config(data: dict) -> Config:
     """Validate the TOML document; a mistake is reported with the offending key, at deploy or start time."""

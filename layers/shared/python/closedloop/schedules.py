@@ -10,7 +10,7 @@ fell due while no check ran is still <= now at the next run: missed runs are cau
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from closedloop.birthdays import index_key, next_birthday_morning, parse_index_key
@@ -29,10 +29,9 @@ class CheckReport:
     enqueued: int = 0
     skipped_late: int = 0
     complete: bool = True
-    profile_ids: list[str] = field(default_factory=list)
 
     def summary(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "profile_ids"}
+        return dict(self.__dict__)
 
 
 def now_key(now: datetime) -> str:
@@ -113,7 +112,6 @@ def _run(
             profiles.move_due(index, entry.profile_id, entry.due_key, next_key(entry))
             if request:
                 report.enqueued += 1
-                report.profile_ids.append(entry.profile_id)
         batch.clear()
 
     for entry in profiles.due(index, now_key(now)):

@@ -6,69 +6,48 @@ The variable names are declared in infra/wiring.py; a missing one is a deploymen
 from __future__ import annotations
 
 import os
-from functools import cached_property
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 
 class MissingSetting(RuntimeError):
     pass
 
 
-def _require(name: str) -> str:
-    value = os.environ.get(name)
-    if not value:
-        raise MissingSetting(f"environment variable {name} is not set; see infra/wiring.py")
-    return value
+class _Variable:
+    """A setting read from one environment variable on first access, then kept on the instance."""
+
+    def __init__(self, name: str, convert: Callable[[str], Any] = str, required: bool = True) -> None:
+        self.name, self.convert, self.required = name, convert, required
+
+    def __set_name__(self, owner: type, attribute: str) -> None:
+        self.attribute = attribute
+
+    def __get__(self, instance: object, owner: type) -> Any:
+        if instance is None:
+            return self
+        raw = os.environ.get(self.name)
+        if not raw and self.required:
+            raise MissingSetting(f"environment variable {self.name} is not set; see infra/wiring.py")
+        value = self.convert(raw) if raw else None
+        instance.__dict__[self.attribute] = value  # shadows this (non-data) descriptor from now on
+        return value
 
 
 class Settings:
     """Lazily read: a function only needs the variables of the resources it uses."""
 
-    @cached_property
-    def profiles_table(self) -> str:
-        return _require("PROFILES_TABLE")
-
-    @cached_property
-    def activity_table(self) -> str:
-        return _require("ACTIVITY_TABLE")
-
-    @cached_property
-    def ledger_table(self) -> str:
-        return _require("LEDGER_TABLE")
-
-    @cached_property
-    def send_queue_url(self) -> str:
-        return _require("SEND_QUEUE_URL")
-
-    @cached_property
-    def activity_queue_url(self) -> str:
-        return _require("ACTIVITY_QUEUE_URL")
-
-    @cached_property
-    def event_bus_name(self) -> str:
-        return _require("EVENT_BUS_NAME")
-
-    @cached_property
-    def tracking_keys_secret(self) -> str:
-        return _require("TRACKING_KEYS_SECRET")
-
-    @cached_property
-    def api_key_secret(self) -> str:
-        return _require("API_KEY_SECRET")
-
-    @cached_property
-    def tracking_base_url(self) -> str:
-        return _require("TRACKING_BASE_URL").rstrip("/")
-
-    @cached_property
-    def sender_address(self) -> str:
-        return _require("SENDER_ADDRESS")
-
-    @cached_property
-    def configuration_set(self) -> str | None:
-        return os.environ.get("SES_CONFIGURATION_SET") or None
-
-    @cached_property
-    def content_dir(self) -> Path:
-        """Folder holding templates/ and config/: /opt/content in Lambda, the repository root locally."""
-        return Path(_require("CONTENT_DIR"))
+    profiles_table: str = _Variable("PROFILES_TABLE")
+    activity_table: str = _Variable("ACTIVITY_TABLE")
+    ledger_table: str = _Variable("LEDGER_TABLE")
+    send_queue_url: str = _Variable("SEND_QUEUE_URL")
+    activity_queue_url: str = _Variable("ACTIVITY_QUEUE_URL")
+    event_bus_name: str = _Variable("EVENT_BUS_NAME")
+    tracking_keys_secret: str = _Variable("TRACKING_KEYS_SECRET")
+    api_key_secret: str = _Variable("API_KEY_SECRET")
+    tracking_base_url: str = _Variable("TRACKING_BASE_URL", lambda url: url.rstrip("/"))
+    sender_address: str = _Variable("SENDER_ADDRESS")
+    configuration_set: str | None = _Variable("SES_CONFIGURATION_SET", required=False)
+    # Folder holding templates/ and config/: /opt/content in Lambda, the repository root locally.
+    content_dir: Path = _Variable("CONTENT_DIR", Path)
