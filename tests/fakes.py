@@ -1,46 +1,27 @@
-"""Small in-memory implementations of closedloop.ports for unit tests (fakes, not mocks)."""
+"""Small in-memory implementations of closedloop.ports for unit tests (fakes, not mocks).
+
+tests/integration/test_store_contract.py runs the same behaviour tests against these and the DynamoDB adapters,
+so the two cannot drift apart.
+"""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import datetime
 
 from closedloop.clock import isoformat
-from closedloop.errors import ProfileNotFound, ProviderThrottled
+from closedloop.errors import ConcurrentUpdate, ProfileNotFound, ProviderThrottled
 from closedloop.mail import OutgoingMail
-from closedloop.ports import Activity, DueEntry, Link
-from closedloop.profiles import Profile, ProfileWrite
+from closedloop.ports import Activity, DueEntry, Link, MessageStatus
+from closedloop.profiles import Profile, ProfileChange
 
 
 class FakeProfiles:
     def __init__(self) -> None:
         self.items: dict[str, dict] = {}
         self.activities: set[str] = set()
-        self._lock = threading.Lock()
 
-    def upsert(
-        self, write: ProfileWrite, now: datetime, birthday_due: str | None, idle_due: str
-    ) -> tuple[Profile, bool]:
-        created = write.profile_id not in self.items
-        item = self.items.setdefault(write.profile_id, {"interests": {}, "created_at": isoformat(now)})
-        item.update(
-            email=write.email, status=write.status, attributes=dict(write.attributes), updated_at=isoformat(now)
-        )
-        item["birthday"] = birthday_due
-        item["idle"] = item.get("idle") or idle_due if write.status == "subscribed" else None
-        return self.get(write.profile_id), created
-
-    def add(self, profile_id: str, status: str = "subscribed", email: str | None = None, **attributes) -> None:
-        self.items[profile_id] = {
-            "email": email or f"{profile_id}@example.net",
-            "status": status,
-            "attributes": attributes,
-            "interests": {},
-        }
-
-    def get(self, profile_id: str) -> Profile | None:
+    def get(self, profile_id: str, consistent: bool = False) -> Profile | None:
         item = self.items.get(profile_id)
         if item is None:
             return None
@@ -53,25 +34,54 @@ class FakeProfiles:
             item.get("last_activity_at"),
             item.get("created_at"),
             item.get("updated_at"),
+            item.get("version", 0),
         )
+
+    def save(self, change: ProfileChange, now: datetime, expected_version: int | None) -> tuple[Profile, bool]:
+        item = self.items.get(change.profile_id)
+        if (item is None) != (expected_version is None) or (item and item.get("version", 0) != expected_version):
+            raise ConcurrentUpdate(change.profile_id)
+        item = self.items.setdefault(change.profile_id, {"interests": {}, "created_at": isoformat(now)})
+        item.update(
+            email=change.email,
+            status=change.status,
+            attributes=dict(change.attributes),
+            updated_at=isoformat(now),
+            version=item.get("version", 0) + 1,
+            birthday=change.birthday_due,
+            idle=(item.get("idle") or change.idle_due) if change.idle_due else None,
+        )
+        return self.get(change.profile_id), expected_version is None
+
+    def add(self, profile_id: str, status: str = "subscribed", email: str | None = None, **attributes) -> None:
+        """A stored profile, as a test's given."""
+        self.items[profile_id] = {
+            "email": email or f"{profile_id}@example.net",
+            "status": status,
+            "attributes": attributes,
+            "interests": {},
+            "version": 1,
+        }
 
     def interests(self, profile_id: str) -> dict[str, int]:
         return dict(self.items[profile_id]["interests"])
 
     def record_activity(self, activity: Activity, idle_due: str | None, expires_at: int) -> bool:
-        with self._lock:
-            if activity.activity_id in self.activities:
-                return False
-            item = self.items.get(activity.profile_id)
-            if item is None:
-                raise ProfileNotFound(activity.profile_id)
-            self.activities.add(activity.activity_id)
-            for name, amount in activity.increments.items():
-                item["interests"][name] = item["interests"].get(name, 0) + amount
-            occurred = isoformat(activity.occurred_at)
-            if idle_due and occurred > (item.get("last_activity_at") or ""):
-                item["last_activity_at"], item["idle"] = occurred, idle_due
-            return True
+        key = f"{activity.profile_id}|{activity.kind}#{activity.activity_id}"
+        if key in self.activities:
+            return False
+        item = self.items.get(activity.profile_id)
+        if item is None:
+            raise ProfileNotFound(activity.profile_id)
+        self.activities.add(key)
+        for name, amount in activity.increments.items():
+            item["interests"][name] = item["interests"].get(name, 0) + amount
+        occurred = isoformat(activity.occurred_at)
+        if activity.moves_last_activity and idle_due and occurred >= (item.get("last_activity_at") or ""):
+            item["last_activity_at"] = occurred
+            if item["status"] == "subscribed":
+                item["idle"] = idle_due
+        return True
 
     def due(self, index: str, now_key: str) -> Iterator[DueEntry]:
         for profile_id, item in sorted(self.items.items()):
@@ -87,32 +97,54 @@ class FakeProfiles:
         return True
 
     def set_status(self, profile_id: str, status: str, now: datetime) -> bool:
-        if profile_id not in self.items:
+        item = self.items.get(profile_id)
+        if item is None:
             return False
-        self.items[profile_id]["status"] = status
+        item.update(status=status, updated_at=isoformat(now), version=item.get("version", 0) + 1)
+        if status != "subscribed":
+            item["birthday"] = item["idle"] = None
         return True
 
 
 class FakeLedger:
     def __init__(self) -> None:
         self.items: dict[str, dict] = {}
-        self._lock = threading.Lock()
 
     def _put_new(self, key: str, item: dict) -> bool:
-        with self._lock:
-            if key in self.items:
-                return False
-            self.items[key] = item
-            return True
+        if key in self.items:
+            return False
+        self.items[key] = item
+        return True
 
     def reserve_send(self, send_key: str, message_id: str, now: datetime) -> bool:
         return self._put_new(f"send#{send_key}", {"state": "reserved", "message_id": message_id})
 
     def release_send(self, send_key: str) -> None:
-        self.items.pop(f"send#{send_key}", None)
+        if self.items.get(f"send#{send_key}", {}).get("state") == "reserved":
+            del self.items[f"send#{send_key}"]
 
-    def mark_sent(self, send_key: str, provider_message_id: str, now: datetime) -> None:
-        self.items[f"send#{send_key}"].update(state="sent", provider_message_id=provider_message_id)
+    def mark_sent(self, send_key: str, status: MessageStatus) -> None:
+        self._finish(send_key, "sent", status)
+
+    def mark_possibly_sent(self, send_key: str, status: MessageStatus) -> None:
+        self._finish(send_key, "possibly_sent", status)
+
+    def _finish(self, send_key: str, state: str, status: MessageStatus) -> None:
+        self.items[f"send#{send_key}"].update(state=state, provider_message_id=status.provider_message_id)
+        self.put_message_status(status)
+
+    def put_message_status(self, status: MessageStatus, *, only_if_new: bool = False) -> bool:
+        if only_if_new:
+            return self._put_new(f"message#{status.message_id}", {"status": status})
+        self.items[f"message#{status.message_id}"] = {"status": status}
+        return True
+
+    def get_message_status(self, message_id: str) -> MessageStatus | None:
+        item = self.items.get(f"message#{message_id}")
+        return item["status"] if item else None
+
+    def send_state(self, send_key: str) -> str | None:
+        return self.items.get(f"send#{send_key}", {}).get("state")
 
     def claim_threshold(self, rule_id: str, profile_id: str, now: datetime) -> str:
         key = f"threshold#{rule_id}#{profile_id}"
@@ -133,18 +165,25 @@ class FakeLedger:
 
 
 class FakeMailer:
+    """Accepts mail; `throttle_next`, `fail_with` and `fail_after_accepting` play SES's failures."""
+
     def __init__(self) -> None:
         self.sent: list[OutgoingMail] = []
+        self.raw: list[bytes] = []
         self.throttle_next = 0
+        self.fail_with: Exception | None = None
         self.fail_after_accepting = False
 
-    def send(self, mail: OutgoingMail) -> str:
+    def send(self, mail: OutgoingMail, raw: bytes) -> str:
         if self.throttle_next:
             self.throttle_next -= 1
             raise ProviderThrottled("throttled")
+        if self.fail_with is not None:
+            raise self.fail_with
         self.sent.append(mail)
+        self.raw.append(raw)
         if self.fail_after_accepting:
-            raise ConnectionError("the worker died after SES accepted the message")
+            raise ConnectionError("the connection dropped after SES accepted the message")
         return f"ses-{len(self.sent)}"
 
 
@@ -195,15 +234,3 @@ class FlakyProfiles(FakeProfiles):
             self.failures -= 1
             raise ConnectionError("DynamoDB unreachable")
         return super().record_activity(activity, idle_due, expires_at)
-
-
-__all__ = [
-    "FakeProfiles",
-    "FakeLedger",
-    "FakeMailer",
-    "FakePublisher",
-    "FakeSendQueue",
-    "FakeActivityQueue",
-    "FlakyProfiles",
-    "replace",
-]

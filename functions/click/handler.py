@@ -8,15 +8,16 @@ from closedloop.observability import logger, metrics, observed
 
 @observed(traced=False)
 def handler(event: dict, context) -> dict:
+    text = path_parameter(event, "token")
+    ledger = services.ledger()
     try:
-        click = tracking.resolve_click(path_parameter(event, "token"), services.signer(), services.ledger())
+        click = services.verified(lambda signer: tracking.resolve_click(text, signer, ledger))
     except InvalidToken as error:
         logger.info("refused click token", extra={"reason": error.message})
         metrics.add_metric(name="InvalidTokens", unit="Count", value=1)
         return not_found()
-    now = services.clock().now()
-    activity = tracking.click_activity(click, now)
-    outcome = tracking.record_or_defer(activity, services.profiles(), services.config(), services.activity_queue())
-    logger.info("click", extra={"profile_id": activity.profile_id, "outcome": outcome})
-    metrics.add_metric(name=f"Clicks_{outcome}", unit="Count", value=1)
+    activity = tracking.click_activity(click, services.clock().now())
+    recording = tracking.record_or_defer(activity, services.profiles(), services.config(), services.activity_queue())
+    tracking.log_recording(logger, "click", activity, recording)
+    metrics.add_metric(name=f"Clicks_{recording.outcome}", unit="Count", value=1)
     return redirect(click.link.url)

@@ -2,19 +2,19 @@
 
 from closedloop import services, tracking
 from closedloop.errors import InvalidToken
-from closedloop.http import path_parameter, pixel
+from closedloop.http import not_found, path_parameter, pixel
 from closedloop.observability import logger, metrics, observed
 
 
 @observed(traced=False)
 def handler(event: dict, context) -> dict:
+    text = path_parameter(event, "token").removesuffix(".gif")
     try:
-        token = services.signer().verify_message("open", path_parameter(event, "token").removesuffix(".gif"))
+        token = services.verified(lambda signer: signer.verify_message("open", text))
     except InvalidToken:
-        return pixel()  # a mail client shows a broken image for a 404; nothing is recorded either way
-    now = services.clock().now()
-    activity = tracking.open_activity(token, now)
-    outcome = tracking.record_or_defer(activity, services.profiles(), services.config(), services.activity_queue())
-    logger.info("open", extra={"profile_id": token.profile_id, "outcome": outcome})
-    metrics.add_metric(name=f"Opens_{outcome}", unit="Count", value=1)
+        return not_found()
+    activity = tracking.open_activity(token, services.clock().now())
+    recording = tracking.record_or_defer(activity, services.profiles(), services.config(), services.activity_queue())
+    tracking.log_recording(logger, "open", activity, recording)
+    metrics.add_metric(name=f"Opens_{recording.outcome}", unit="Count", value=1)
     return pixel()

@@ -6,11 +6,13 @@ from closedloop import sending, services
 from closedloop.observability import logger, metrics, observed
 
 processor = BatchProcessor(event_type=EventType.SQS)
+# Outcomes a person should look at; the others are the gate working as intended.
+NOTEWORTHY = {sending.Outcome.FAILED_RENDER, sending.Outcome.FAILED_REJECTED, sending.Outcome.POSSIBLY_SENT}
 
 
 def send_one(record) -> str:
     request = sending.SendRequest.from_json(record.body)
-    outcome = sending.send(
+    result = sending.send(
         request,
         profiles=services.profiles(),
         ledger=services.ledger(),
@@ -19,11 +21,13 @@ def send_one(record) -> str:
         queue=services.send_queue(),
         now=services.clock().now(),
     )
-    logger.info(
-        "send", extra={"profile_id": request.profile_id, "send_key": request.send_key, "outcome": outcome.value}
-    )
-    metrics.add_metric(name=f"Send_{outcome.value}", unit="Count", value=1)
-    return outcome.value
+    extra = {"profile_id": request.profile_id, "send_key": request.send_key, "outcome": result.outcome.value}
+    if result.outcome in NOTEWORTHY:
+        logger.error("send did not go out as planned", extra={**extra, "reason": result.reason})
+    else:
+        logger.info("send", extra=extra)
+    metrics.add_metric(name=f"Send_{result.outcome.value}", unit="Count", value=1)
+    return result.outcome.value
 
 
 @observed

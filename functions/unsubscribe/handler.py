@@ -1,8 +1,8 @@
 """GET /u/{token} shows a confirmation form; POST /u/{token} unsubscribes (a form post or RFC 8058 one-click)."""
 
-from closedloop import consent, services
-from closedloop.errors import InvalidToken
-from closedloop.http import html_page, not_found, path_parameter
+from closedloop import consent, pages, services, tokens
+from closedloop.errors import InvalidToken, UnknownKeyId
+from closedloop.http import form_field, html_page, method, not_found, path_parameter
 from closedloop.observability import logger, observed
 
 
@@ -10,11 +10,24 @@ from closedloop.observability import logger, observed
 def handler(event: dict, context) -> dict:
     text = path_parameter(event, "token")
     try:
-        token = services.signer().verify_message("unsubscribe", text)
+        token = services.verified(lambda signer: signer.verify_message("unsubscribe", text))
+    except UnknownKeyId:
+        return _expired(event, text)
     except InvalidToken:
         return not_found()
-    if event["requestContext"]["http"]["method"] != "POST":
-        return html_page(200, consent.confirmation_page(text))
+    if method(event) != "POST":
+        return html_page(200, pages.unsubscribe_confirmation(text))
     consent.unsubscribe(token, services.profiles(), services.clock().now())
     logger.info("unsubscribed", extra={"profile_id": token.profile_id})
-    return html_page(200, consent.done_page())
+    return html_page(200, pages.unsubscribed())
+
+
+def _expired(event: dict, text: str) -> dict:
+    """A link whose key was rotated away: the person confirms their address instead (closedloop.consent)."""
+    address = form_field(event, "email") if method(event) == "POST" else ""
+    if not address:
+        return html_page(404, pages.unsubscribe_by_address(text))
+    token = tokens.unverified_message(text)
+    done = consent.unsubscribe_by_address(token, address, services.profiles(), services.clock().now())
+    logger.info("unsubscribe by address", extra={"profile_id": token.profile_id, "matched": done})
+    return html_page(200, pages.unsubscribed_if_matching())

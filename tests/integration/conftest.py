@@ -22,6 +22,7 @@ from closedloop_local.streams import StreamReader
 from infra import wiring
 
 REPO = Path(__file__).resolve().parents[2]
+CONTENT = REPO / "tests" / "fixtures" / "content"  # the tests own their config and templates
 BASE_URL = "https://links.example.test"
 API_KEY = "integration-key"
 
@@ -33,7 +34,7 @@ def moto_endpoint():
     for name, value in aws.aws_environment(endpoint).items():
         os.environ.pop(name, None) if value is None else os.environ.__setitem__(name, value)
     resources = aws.create_resources(endpoint, api_key=API_KEY)
-    os.environ.update(resources.function_environment(base_url=BASE_URL, content_dir=str(REPO)))
+    os.environ.update(resources.function_environment(base_url=BASE_URL, content_dir=str(CONTENT)))
     os.environ["POWERTOOLS_TRACE_DISABLED"] = "true"
     os.environ["POWERTOOLS_METRICS_NAMESPACE"] = "closedloop"
     outbox.capture_tags()
@@ -87,8 +88,11 @@ def http_event(
     body: object = None,
     headers: dict | None = None,
     raw_body: str | None = None,
+    raw_bytes: bytes | None = None,
 ) -> dict:
     text = raw_body if raw_body is not None else (json.dumps(body) if body is not None else None)
+    if raw_bytes is not None:  # as API Gateway passes a body that is not text: base64
+        text = base64.b64encode(raw_bytes).decode()
     return {
         "version": "2.0",
         "routeKey": f"{method} {route}",
@@ -114,19 +118,27 @@ def http_event(
             },
         },
         "body": text,
-        "isBase64Encoded": False,
+        "isBase64Encoded": raw_bytes is not None,
     }
 
 
-def admin(method: str, path: str, body: object = None, *, key: str | None = API_KEY, raw_body: str | None = None):
+def admin(
+    method: str,
+    path: str,
+    body: object = None,
+    *,
+    key: str | None = API_KEY,
+    raw_body: str | None = None,
+    raw_bytes: bytes | None = None,
+):
     """Call the admin API function; returns (status, json body)."""
     route = next(r.path for r in wiring.ADMIN.routes if r.method == method and _matches(r.path, path))
     params = _params(route, path)
-    headers = {"authorization": f"Bearer {key}"} if key else {}
-    response = invoke(
-        wiring.ADMIN,
-        http_event(method, path, route=route, params=params, body=body, headers=headers, raw_body=raw_body),
+    headers = {"authorization": f"Bearer {key}"} if key is not None else {}
+    event = http_event(
+        method, path, route=route, params=params, body=body, headers=headers, raw_body=raw_body, raw_bytes=raw_bytes
     )
+    response = invoke(wiring.ADMIN, event)
     return response["statusCode"], json.loads(response["body"]) if response.get("body") else None
 
 
@@ -140,13 +152,17 @@ def _params(template: str, path: str) -> dict:
     return dict(zip(names, values, strict=True))
 
 
-def tracking(function: wiring.Function, method: str, token: str) -> dict:
+def tracking(function: wiring.Function, method: str, token: str, form: str | None = None) -> dict:
     route = next(r.path for r in function.routes if r.method == method)
     path = route.replace("{token}", token)
-    return invoke(function, http_event(method, path, route=route, params={"token": token}))
+    headers = {"content-type": "application/x-www-form-urlencoded"} if form is not None else None
+    return invoke(
+        function, http_event(method, path, route=route, params={"token": token}, headers=headers, raw_body=form)
+    )
 
 
 def put_profile(profile_id: str, **attributes) -> dict:
+    """A subscribed profile with first name Ada (and these attributes)."""
     status, body = admin(
         "PUT",
         f"/v1/profiles/{profile_id}",
@@ -218,6 +234,3 @@ def drain_sends(resources) -> dict:
     if not records:
         return {"batchItemFailures": []}
     return invoke(wiring.SENDER, {"Records": records})
-
-
-__all__ = ["base64"]

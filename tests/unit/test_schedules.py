@@ -2,7 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from closedloop import admin
+from closedloop import profiles as profile_rules
 from closedloop.schedules import run_birthday_check, run_we_miss_you_check
 from tests.fakes import FakeProfiles, FakeSendQueue
 
@@ -11,13 +11,8 @@ UTC = UTC
 
 def upsert(profiles, config, now, profile_id, birthday=None, zone="Europe/Berlin", status="subscribed"):
     attributes = {"first_name": "X", "timezone": zone, **({"birthday": birthday} if birthday else {})}
-    admin.upsert_profile(
-        profile_id,
-        {"email": f"{profile_id}@example.net", "status": status, "attributes": attributes},
-        profiles,
-        config,
-        now,
-    )
+    body = {"email": f"{profile_id}@example.net", "status": status, "attributes": attributes}
+    profile_rules.upsert(profiles, profile_rules.parse_profile_write(profile_id, body, now), config, now)
 
 
 @pytest.fixture
@@ -48,7 +43,7 @@ def test_a_missed_birthday_run_is_caught_up_by_the_next_one(config, created):
     profiles, queue = FakeProfiles(), FakeSendQueue()
     upsert(profiles, config, created, "p-1", "1990-03-10")
     run_birthday_check(profiles, queue, config, datetime(2026, 3, 12, 6, tzinfo=UTC))  # two days of outage
-    assert [r.send_key for r in queue.requests] == ["birthday#2026-03-10T08:00:00Z#p-1"]
+    assert [r.send_key for r in queue.requests] == ["birthday#2026#p-1"]
 
 
 def test_a_birthday_more_than_the_catch_up_window_late_is_skipped_and_moved_to_next_year(config, created):
@@ -94,3 +89,13 @@ def test_a_check_out_of_time_stops_and_leaves_the_rest_due(config, created):
     assert (report.enqueued, report.complete) == (10, False)
     rest = run_we_miss_you_check(profiles, queue, config, created + timedelta(days=61))
     assert rest.enqueued == 15
+
+
+def test_a_zone_corrected_after_the_birthday_mail_went_out_does_not_send_a_second_one(config, created):
+    profiles, queue = FakeProfiles(), FakeSendQueue()
+    upsert(profiles, config, created, "p-1", "1990-03-10", "Asia/Tokyo")  # due 2026-03-10T00:00Z
+    run_birthday_check(profiles, queue, config, datetime(2026, 3, 10, 1, tzinfo=UTC))
+    upsert(profiles, config, datetime(2026, 3, 10, 2, tzinfo=UTC), "p-1", "1990-03-10", "America/Los_Angeles")
+    run_birthday_check(profiles, queue, config, datetime(2026, 3, 10, 18, tzinfo=UTC))  # 10:00 in Los Angeles
+    keys = [r.send_key for r in queue.requests]
+    assert keys == ["birthday#2026#p-1", "birthday#2026#p-1"]  # the second request meets the first's ledger key

@@ -2,16 +2,19 @@ import pytest
 
 from closedloop import sending
 from closedloop.adapters.templates import JinjaRenderer
+from closedloop.errors import ProviderRejected, ProviderUnavailable
 from closedloop.sending import Outcome, SendRequest
 from tests.fakes import FakeLedger, FakeMailer, FakeProfiles, FakeSendQueue
-from tests.unit.conftest import REPO
+from tests.unit.conftest import CONTENT
+
+KEY = "api#k1#p-ada"
 
 
 @pytest.fixture
 def gate(signer, now):
     profiles, ledger, mailer, queue = FakeProfiles(), FakeLedger(), FakeMailer(), FakeSendQueue()
     profiles.add("p-ada", first_name="Ada")
-    renderer = JinjaRenderer(REPO / "templates", signer, "https://links.example.test", "news@example.com")
+    renderer = JinjaRenderer(CONTENT / "templates", signer, "https://links.example.test", "news@example.com")
 
     def send(request):
         return sending.send(
@@ -21,54 +24,99 @@ def gate(signer, now):
     return send, profiles, ledger, mailer, queue
 
 
-def request(key="api#k1#p-ada", profile_id="p-ada"):
-    return SendRequest(send_key=key, profile_id=profile_id, template="newsletter-demo", message_id="m1")
+def request(key=KEY, profile_id="p-ada", template="newsletter-demo", context=None):
+    return SendRequest(send_key=key, profile_id=profile_id, template=template, message_id="m1", context=context or {})
 
 
-def test_a_subscribed_profile_gets_the_mail(gate):
+def test_a_subscribed_profile_gets_the_mail_and_its_status_names_the_ses_id(gate):
     send, _, ledger, mailer, _ = gate
-    assert send(request()) is Outcome.SENT
+    assert send(request()).outcome is Outcome.SENT
     assert [m.to for m in mailer.sent] == ["p-ada@example.net"]
-    assert ledger.items["send#api#k1#p-ada"]["state"] == "sent"
+    assert ledger.send_state(KEY) == "sent"
+    assert ledger.get_message_status("m1").to_api()["ses_message_id"] == "ses-1"
 
 
 def test_the_same_business_key_is_never_sent_twice(gate):
     send, _, _, mailer, _ = gate
     send(request())
-    assert send(SendRequest(send_key="api#k1#p-ada", profile_id="p-ada", template="birthday")) is Outcome.DUPLICATE
+    assert send(SendRequest(send_key=KEY, profile_id="p-ada", template="birthday")).outcome is Outcome.DUPLICATE
     assert len(mailer.sent) == 1
 
 
-def test_a_redelivery_after_a_crash_once_ses_accepted_sends_nothing_more(gate):
-    send, _, _, mailer, _ = gate
+def test_a_connection_lost_after_ses_accepted_is_possibly_sent_and_never_resent(gate):
+    send, _, ledger, mailer, _ = gate
     mailer.fail_after_accepting = True
-    with pytest.raises(ConnectionError):
-        send(request())
+    result = send(request())
     mailer.fail_after_accepting = False
-    assert send(request()) is Outcome.DUPLICATE
-    assert len(mailer.sent) == 1
+    assert (result.outcome, ledger.send_state(KEY)) == (Outcome.POSSIBLY_SENT, "possibly_sent")
+    assert "ConnectionError" in result.reason
+    assert send(request()).outcome is Outcome.DUPLICATE
+    assert (len(mailer.sent), ledger.get_message_status("m1").state) == (1, "possibly_sent")
+
+
+def test_a_provider_that_could_not_be_reached_frees_the_key_for_the_queues_retry(gate):
+    send, _, ledger, mailer, _ = gate
+    mailer.fail_with = ProviderUnavailable("SES could not be reached")
+    with pytest.raises(ProviderUnavailable):
+        send(request())
+    mailer.fail_with = None
+    assert ledger.send_state(KEY) is None
+    assert send(request()).outcome is Outcome.SENT
+
+
+def test_a_refusal_is_a_recorded_failure_not_an_exception(gate):
+    send, _, ledger, mailer, _ = gate
+    mailer.fail_with = ProviderRejected("SES refused the message (MessageRejected)")
+    result = send(request())
+    assert (result.outcome, ledger.send_state(KEY)) == (Outcome.FAILED_REJECTED, None)
+    assert ledger.get_message_status("m1").state == "failed" and "MessageRejected" in result.reason
+
+
+def test_a_template_that_cannot_render_is_recorded_and_reserves_nothing(gate):
+    send, _, ledger, mailer, _ = gate
+    result = send(request(template="needs-context"))
+    assert (result.outcome, mailer.sent, ledger.send_state(KEY)) == (Outcome.FAILED_RENDER, [], None)
+    status = ledger.get_message_status("m1")
+    assert status.state == "failed" and status.reason.startswith("template_error") and "order_id" in status.reason
+
+
+def test_a_stored_name_that_would_split_the_subject_header_is_a_recorded_failure(gate):
+    send, profiles, ledger, mailer, _ = gate
+    profiles.items["p-ada"]["attributes"]["first_name"] = "Ada\u2028Bcc: eve@example.com"
+    result = send(request())
+    assert (result.outcome, mailer.sent, ledger.send_state(KEY)) == (Outcome.FAILED_RENDER, [], None)
 
 
 @pytest.mark.parametrize("status", ["unsubscribed", "pending"])
-def test_without_consent_nothing_is_sent_and_nothing_reserved(gate, status):
+def test_without_consent_nothing_is_sent_nothing_reserved_and_the_skip_is_recorded(gate, status):
     send, profiles, ledger, mailer, _ = gate
     profiles.items["p-ada"]["status"] = status
-    assert send(request()) is Outcome.NO_CONSENT
-    assert (mailer.sent, [k for k in ledger.items if k.startswith("send#")]) == ([], [])
+    assert send(request()).outcome is Outcome.NO_CONSENT
+    assert (mailer.sent, ledger.send_state(KEY)) == ([], None)
+    assert ledger.get_message_status("m1").to_api()["reason"] == "no_consent"
 
 
 def test_a_missing_profile_is_skipped(gate):
     send, *_ = gate
-    assert send(request(profile_id="p-nobody")) is Outcome.NO_PROFILE
+    assert send(request(profile_id="p-nobody")).outcome is Outcome.NO_PROFILE
 
 
 def test_a_throttled_send_is_requeued_with_a_delay_and_its_key_freed(gate):
     send, _, ledger, mailer, queue = gate
     mailer.throttle_next = 1
-    assert send(request()) is Outcome.DEFERRED
+    assert send(request()).outcome is Outcome.DEFERRED
     ((requeued, delay),) = queue.items
-    assert (requeued.throttled, delay, "send#api#k1#p-ada" in ledger.items) == (1, 30, False)
-    assert send(requeued) is Outcome.SENT
+    assert (requeued.throttled, delay, ledger.send_state(KEY)) == (1, 30, None)
+    assert send(requeued).outcome is Outcome.SENT
+
+
+def test_the_mail_is_handed_over_as_mime_with_list_unsubscribe_readable_in_the_raw_bytes(gate):
+    send, _, _, mailer, _ = gate
+    send(request())
+    (raw,) = mailer.raw
+    header = next(line for line in raw.split(b"\r\n") if line.startswith(b"List-Unsubscribe:"))
+    assert header.startswith(b"List-Unsubscribe: <https://links.example.test/u/") and header.endswith(b">")
+    assert b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n" in raw
 
 
 def test_a_send_request_survives_the_queue_and_ignores_unknown_fields():

@@ -1,28 +1,16 @@
-"""The SES adapter tells "not sent, try later" from "not sent, will not work" (botocore's Stubber; no network)."""
-
-import email
-import email.policy
+"""The SES adapter sorts every failure into retry later / not sent for good / unknown (Stubber; no network)."""
 
 import boto3
 import pytest
+from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
 from botocore.stub import Stubber
 
-from closedloop.adapters.ses import SesMailer, mime
+from closedloop.adapters.ses import SesMailer
 from closedloop.clock import FixedClock
-from closedloop.errors import ProviderRejected, ProviderThrottled
-from closedloop.mail import OutgoingMail
+from closedloop.errors import ProviderRejected, ProviderThrottled, ProviderUnavailable
+from tests.unit.test_mail import MAIL
 
-MAIL = OutgoingMail(
-    message_id="m1",
-    profile_id="p-ada",
-    sender="news@example.com",
-    to="ada@example.com",
-    subject="Hello Ada",
-    html="<p>Hi</p>",
-    text="Hi",
-    headers={"List-Unsubscribe": "<https://l.example/u/t>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
-    tags={"template": "birthday"},
-)
+RAW = b"raw"
 
 
 @pytest.fixture
@@ -38,7 +26,7 @@ def mailer(now):
 def test_an_accepted_mail_returns_the_providers_message_id(mailer):
     ses, stubber = mailer
     stubber.add_response("send_email", {"MessageId": "ses-1"})
-    assert ses.send(MAIL) == "ses-1"
+    assert ses.send(MAIL, RAW) == "ses-1"
 
 
 @pytest.mark.parametrize("code", ["TooManyRequestsException", "LimitExceededException"])
@@ -46,18 +34,37 @@ def test_throttling_means_not_sent_and_retry_later(mailer, code):
     ses, stubber = mailer
     stubber.add_client_error("send_email", service_error_code=code, http_status_code=429)
     with pytest.raises(ProviderThrottled):
-        ses.send(MAIL)
+        ses.send(MAIL, RAW)
 
 
-def test_a_refusal_means_not_sent_and_not_worth_retrying_as_is(mailer):
+@pytest.mark.parametrize("code", ["MessageRejected", "MailFromDomainNotVerifiedException", "BadRequestException"])
+def test_a_refusal_means_not_sent_and_not_worth_retrying_as_is(mailer, code):
     ses, stubber = mailer
-    stubber.add_client_error("send_email", service_error_code="MessageRejected", http_status_code=400)
-    with pytest.raises(ProviderRejected):
-        ses.send(MAIL)
+    stubber.add_client_error("send_email", service_error_code=code, http_status_code=400)
+    with pytest.raises(ProviderRejected, match=code):
+        ses.send(MAIL, RAW)
 
 
-def test_the_raw_message_has_both_parts_and_the_one_click_headers(now):
-    parsed = email.message_from_bytes(mime(MAIL, FixedClock(now)).as_bytes(), policy=email.policy.default)
-    assert [part.get_content_type() for part in parsed.walk()][1:] == ["text/plain", "text/html"]
-    assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert parsed["Date"] == "Sun, 22 Nov 2026 10:00:00 +0000"
+def test_a_server_error_of_ses_means_not_sent_and_worth_retrying(mailer):
+    ses, stubber = mailer
+    stubber.add_client_error("send_email", service_error_code="InternalFailure", http_status_code=500)
+    with pytest.raises(ProviderUnavailable):
+        ses.send(MAIL, RAW)
+
+
+@pytest.mark.parametrize(
+    "error", [EndpointConnectionError(endpoint_url="https://x"), ConnectTimeoutError(endpoint_url="https://x")]
+)
+def test_a_connection_that_was_never_made_means_not_sent(mailer, error, monkeypatch):
+    ses, _ = mailer
+    monkeypatch.setattr(ses._client, "send_email", lambda **_: (_ for _ in ()).throw(error))
+    with pytest.raises(ProviderUnavailable):
+        ses.send(MAIL, RAW)
+
+
+def test_a_read_timeout_is_passed_on_as_unknown(mailer, monkeypatch):
+    ses, _ = mailer
+    error = ReadTimeoutError(endpoint_url="https://x")
+    monkeypatch.setattr(ses._client, "send_email", lambda **_: (_ for _ in ()).throw(error))
+    with pytest.raises(ReadTimeoutError):
+        ses.send(MAIL, RAW)

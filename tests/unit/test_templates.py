@@ -8,9 +8,10 @@ from closedloop.errors import HeaderInjection, TemplateError, TemplateNotFound
 from closedloop.links import increments_of
 from closedloop.profiles import Profile
 from closedloop.sending import SendRequest
-from tests.unit.conftest import REPO
+from tests.unit.conftest import CONTENT
 
-TEMPLATES = sorted(p.name for p in (REPO / "templates").iterdir() if p.is_dir() and not p.name.startswith("_"))
+# The tests' own templates; the shipped ones are checked for invariants only, in tests/content.
+TEMPLATES = ["newsletter-demo", "travel-offers", "car-offers", "birthday", "we-miss-you"]
 ADA = Profile(
     "p-ada",
     "ada@example.com",
@@ -23,17 +24,13 @@ BASE = "https://links.example.test"
 
 @pytest.fixture
 def renderer(signer):
-    return JinjaRenderer(REPO / "templates", signer, BASE, "Closedloop <news@example.com>")
+    return JinjaRenderer(CONTENT / "templates", signer, BASE, "Closedloop <news@example.com>")
 
 
 def render(renderer, template, profile=ADA, context=None):
     return renderer.render(
         SendRequest("k", profile.profile_id, template, "m1", context or {"inactive_days": 60}), profile
     )
-
-
-def test_the_required_templates_exist():
-    assert {"newsletter-demo", "travel-offers", "car-offers", "birthday", "we-miss-you"} <= set(TEMPLATES)
 
 
 @pytest.mark.parametrize("template", TEMPLATES)
@@ -109,3 +106,10 @@ def scratch(tmp_path: Path, signer):
 def test_templates_are_sandboxed_and_strict(scratch, body, problem):
     with pytest.raises(TemplateError, match=problem):
         render(scratch(body), "t")
+
+
+def test_text_from_a_profile_can_never_mint_a_tracking_link(renderer):
+    # The marker is drawn anew for every render, so even text shaped like an old placeholder stays text.
+    forged = Profile("p-m", "m@example.com", "subscribed", {"first_name": "Eve", "city": "\x00link0\x00"}, {})
+    mail, _ = render(renderer, "birthday", forged, {"note": "\x00link1\x00"})
+    assert mail.html.count(f"{BASE}/r/") == 1  # the template's own link only

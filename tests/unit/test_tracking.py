@@ -1,9 +1,7 @@
-import threading
-
 import pytest
 
 from closedloop import tracking
-from closedloop.errors import InvalidToken
+from closedloop.errors import InvalidInput, InvalidToken
 from closedloop.ports import Activity, Link
 from closedloop.tokens import ClickToken
 from tests.fakes import FakeActivityQueue, FakeLedger, FakeProfiles, FlakyProfiles
@@ -11,11 +9,8 @@ from tests.fakes import FakeActivityQueue, FakeLedger, FakeProfiles, FlakyProfil
 LINK_SET = "aaaaaaaaaaaaaaaaaaaa"
 
 
-def a_click(profile_id, now, counter="travel", activity_id=None):
-    activity = Activity(
-        "click", activity_id or f"c-{now.timestamp()}-{threading.get_ident()}", profile_id, now, increments={counter: 1}
-    )
-    return activity
+def a_click(profile_id, now, counter="travel", activity_id="c1"):
+    return Activity("click", activity_id, profile_id, now, increments={counter: 1})
 
 
 @pytest.fixture
@@ -62,21 +57,21 @@ def test_a_click_whose_recording_fails_is_handed_to_the_retry_queue(config, now)
     profiles, queue = FlakyProfiles(failures=1), FakeActivityQueue()
     profiles.add("p-ada")
     click = a_click("p-ada", now)
-    outcome = tracking.record_or_defer(click, profiles, config, queue)
-    assert (outcome, queue.items) == ("deferred", [click])
+    recording = tracking.record_or_defer(click, profiles, config, queue)
+    assert (recording, queue.items) == (("deferred", "ConnectionError"), [click])
 
 
 def test_when_both_recording_and_the_queue_fail_the_outcome_says_lost_and_nothing_raises(config, now):
     profiles = FlakyProfiles(failures=1)
     profiles.add("p-ada")
-    outcome = tracking.record_or_defer(a_click("p-ada", now), profiles, config, FakeActivityQueue(broken=True))
-    assert outcome == "lost"
+    recording = tracking.record_or_defer(a_click("p-ada", now), profiles, config, FakeActivityQueue(broken=True))
+    assert recording == ("lost", "ConnectionError; then the retry queue: ConnectionError")
 
 
 def test_a_click_for_a_deleted_profile_records_nothing(config, now):
     queue = FakeActivityQueue()
-    outcome = tracking.record_or_defer(a_click("p-gone", now), FakeProfiles(), config, queue)
-    assert (outcome, queue.items) == ("no_profile", [])
+    recording = tracking.record_or_defer(a_click("p-gone", now), FakeProfiles(), config, queue)
+    assert (recording.outcome, queue.items) == ("no_profile", [])
 
 
 def test_an_activity_survives_the_trip_through_the_queue_unchanged(now):
@@ -84,13 +79,25 @@ def test_an_activity_survives_the_trip_through_the_queue_unchanged(now):
     assert Activity.from_dict(click.to_dict()) == click
 
 
-def test_concurrent_clicks_are_all_counted(profiles, config, now):
-    threads = [
-        threading.Thread(target=tracking.record, args=(a_click("p-ada", now, activity_id=f"c{n}"), profiles, config))
-        for n in range(40)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert profiles.get("p-ada").interests == {"travel": 40}
+@pytest.mark.parametrize(
+    "body, words",
+    [
+        ({"profile_id": "p-ada", "type": "purchase", "event_id": 0}, "event_id"),
+        ({"profile_id": "p-ada", "type": "purchase", "event_id": ""}, "event_id"),
+        ({"profile_id": "p-ada", "type": "purchase", "event_id": False}, "event_id"),
+        ({"profile_id": "p-ada", "type": "purchase", "occurred_at": "0001-01-01T00:00:00+14:00"}, "occurred_at"),
+        ({"profile_id": "p-ada", "type": "purchase", "occurred_at": "1999-12-31T23:59:59Z"}, "occurred_at"),
+        ({"profile_id": "p-ada", "type": "purchase", "occurred_at": "2026-11-22T10:00:00"}, "occurred_at"),
+        ({"profile_id": "p-ada", "type": "Purchase!"}, "type"),
+        ({"profile_id": "p-ada"}, "missing"),
+    ],
+)
+def test_bad_events_are_refused_before_anything_is_recorded(body, words, now):
+    with pytest.raises(InvalidInput, match=words):
+        tracking.event_activity(body, now)
+
+
+def test_an_event_without_an_id_gets_a_fresh_one_and_one_with_an_id_keeps_it(now):
+    given = tracking.event_activity({"profile_id": "p-ada", "type": "purchase", "event_id": "order-17"}, now)
+    fresh = tracking.event_activity({"profile_id": "p-ada", "type": "purchase"}, now)
+    assert given.activity_id == "order-17" and fresh.activity_id not in ("", "order-17")

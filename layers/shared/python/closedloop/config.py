@@ -1,16 +1,23 @@
-"""The marketers' configuration (config/closedloop.toml in the content layer), parsed once into typed values."""
+"""The marketers' configuration (config/closedloop.toml in the content layer), parsed once into typed values.
+
+Parsing is strict: an unknown key, a wrong type or an impossible value is refused with a sentence that names the
+key, at `make test`, at `cdk synth` (the content layer build) and when the local runtime starts, long before a
+mail depends on it.
+"""
 
 from __future__ import annotations
 
 import re
 import tomllib
+import typing
 from functools import lru_cache
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from closedloop.errors import InvalidInput
+from closedloop.errors import ConfigError
 
+CONFIG_FILE = "config/closedloop.toml"
 COUNTER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
@@ -33,45 +40,111 @@ class WeMissYouConfig(NamedTuple):
     inactive_days: int = 60
 
 
+class TrackingConfig(NamedTuple):
+    activity_retention_days: int = 400
+
+
+class MailConfig(NamedTuple):
+    # The sender's postal address, shown in every footer (CAN-SPAM asks for one in commercial mail).
+    postal_address: str = ""
+
+
 class Config(NamedTuple):
     thresholds: tuple[ThresholdRule, ...]
     birthday: BirthdayConfig
     we_miss_you: WeMissYouConfig
-    activity_retention_days: int = 400
+    tracking: TrackingConfig = TrackingConfig()
+    mail: MailConfig = MailConfig()
+
+    @property
+    def activity_retention_days(self) -> int:
+        return self.tracking.activity_retention_days
+
+    def templates(self) -> dict[str, str]:
+        """Every template the configuration names, with where it names it."""
+        named = {f"[[thresholds]] {rule.id!r}": rule.template for rule in self.thresholds}
+        named["[birthday]"] = self.birthday.template
+        named["[we_miss_you]"] = self.we_miss_you.template
+        return named
+
+
+def _section(data: dict, shape: type[NamedTuple], where: str) -> Any:
+    """Build one section, refusing unknown keys and values of the wrong type, by name."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{CONFIG_FILE}: {where} must be a table")
+    fields = typing.get_type_hints(shape)
+    for key, value in data.items():
+        if key not in fields:
+            known = ", ".join(fields)
+            raise ConfigError(f'{CONFIG_FILE}: unknown key "{key}" in {where} (known: {known})')
+        expected = fields[key]
+        if not isinstance(value, expected) or isinstance(value, bool):
+            kind = "a whole number" if expected is int else "text"
+            raise ConfigError(f'{CONFIG_FILE}: "{key}" in {where} must be {kind}')
+    try:
+        return shape(**data)
+    except TypeError as error:  # a required key is missing
+        missing = [key for key in fields if key not in data and key not in shape._field_defaults]
+        sentence = f'{where} needs "{missing[0]}"' if missing else str(error)
+        raise ConfigError(f"{CONFIG_FILE}: {sentence}") from error
+
+
+SECTIONS = {"thresholds", "birthday", "we_miss_you", "tracking", "mail"}
 
 
 def parse_config(data: dict) -> Config:
-    """Validate the TOML document; a mistake is reported with the offending key, at deploy or start time."""
-    try:
-        rules = tuple(ThresholdRule(**rule) for rule in data.get("thresholds", []))
-        birthday = BirthdayConfig(**data.get("birthday", {}))
-        we_miss_you = WeMissYouConfig(**data.get("we_miss_you", {}))
-        tracking = data.get("tracking", {})
-    except TypeError as error:
-        raise InvalidInput(f"config: {error}") from error
-    ids = [rule.id for rule in rules]
-    if len(ids) != len(set(ids)):
-        raise InvalidInput("config: threshold ids must be unique")
-    for rule in rules:
-        if not COUNTER_NAME.match(rule.counter) or rule.at < 1:
-            raise InvalidInput(f"config: threshold {rule.id!r} needs a counter name like 'travel' and at >= 1")
-    if not 0 <= birthday.local_hour <= 23:
-        raise InvalidInput("config: birthday.local_hour must be 0..23")
-    try:
-        ZoneInfo(birthday.default_timezone)
-    except (ZoneInfoNotFoundError, ValueError) as error:
-        raise InvalidInput(f"config: unknown time zone {birthday.default_timezone!r}") from error
-    if we_miss_you.inactive_days < 1:
-        raise InvalidInput("config: we_miss_you.inactive_days must be >= 1")
-    return Config(
+    """Validate the TOML document; a mistake is reported with the offending key."""
+    for key in data:
+        if key not in SECTIONS:
+            raise ConfigError(f'{CONFIG_FILE}: unknown section "{key}" (known: {", ".join(sorted(SECTIONS))})')
+    rules_data = data.get("thresholds", [])
+    if not isinstance(rules_data, list):
+        raise ConfigError(f"{CONFIG_FILE}: thresholds must be written as [[thresholds]] tables")
+    rules = tuple(_section(rule, ThresholdRule, f"[[thresholds]] number {n}") for n, rule in enumerate(rules_data, 1))
+    config = Config(
         thresholds=rules,
-        birthday=birthday,
-        we_miss_you=we_miss_you,
-        activity_retention_days=int(tracking.get("activity_retention_days", 400)),
+        birthday=_section(data.get("birthday", {}), BirthdayConfig, "[birthday]"),
+        we_miss_you=_section(data.get("we_miss_you", {}), WeMissYouConfig, "[we_miss_you]"),
+        tracking=_section(data.get("tracking", {}), TrackingConfig, "[tracking]"),
+        mail=_section(data.get("mail", {}), MailConfig, "[mail]"),
     )
+    _check_values(config)
+    return config
+
+
+def _check_values(config: Config) -> None:
+    ids = [rule.id for rule in config.thresholds]
+    if len(ids) != len(set(ids)):
+        raise ConfigError(f"{CONFIG_FILE}: threshold ids must be unique")
+    for rule in config.thresholds:
+        if not COUNTER_NAME.match(rule.counter):
+            raise ConfigError(f"{CONFIG_FILE}: threshold {rule.id!r} needs a counter name like 'travel' (a-z, 0-9, _)")
+        if rule.at < 1:
+            raise ConfigError(f"{CONFIG_FILE}: threshold {rule.id!r} needs at >= 1")
+    if not 0 <= config.birthday.local_hour <= 23:
+        raise ConfigError(f"{CONFIG_FILE}: birthday local_hour must be 0..23")
+    if config.birthday.catch_up_days < 0:
+        raise ConfigError(f"{CONFIG_FILE}: birthday catch_up_days must be >= 0")
+    try:
+        ZoneInfo(config.birthday.default_timezone)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise ConfigError(
+            f"{CONFIG_FILE}: unknown time zone {config.birthday.default_timezone!r} in [birthday] default_timezone"
+        ) from error
+    if config.we_miss_you.inactive_days < 1:
+        raise ConfigError(f"{CONFIG_FILE}: we_miss_you inactive_days must be >= 1")
+    if config.tracking.activity_retention_days < 1:
+        raise ConfigError(f"{CONFIG_FILE}: tracking activity_retention_days must be >= 1")
+    if any(len(line) > 200 for line in config.mail.postal_address.splitlines()):
+        raise ConfigError(f"{CONFIG_FILE}: mail postal_address lines must be at most 200 characters")
 
 
 @lru_cache(maxsize=4)
 def load_config(content_dir: Path) -> Config:
-    with open(content_dir / "config" / "closedloop.toml", "rb") as file:
-        return parse_config(tomllib.load(file))
+    try:
+        with open(content_dir / CONFIG_FILE, "rb") as file:
+            return parse_config(tomllib.load(file))
+    except FileNotFoundError as error:
+        raise ConfigError(f"{CONFIG_FILE} is missing from {content_dir}") from error
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{CONFIG_FILE} is not valid TOML: {error}") from error

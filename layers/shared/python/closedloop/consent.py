@@ -1,30 +1,30 @@
-"""Unsubscribing. GET never changes consent (scanners prefetch links); POST does, by form or RFC 8058 one-click."""
+"""Unsubscribing. GET never changes consent (scanners prefetch links); POST does, by form or RFC 8058 one-click.
+
+A link signed with a key that has since been removed cannot be verified, yet the person must still be able to
+leave: the page then asks for the address, and the profile the link names is unsubscribed only if the address
+matches its own. The answer is the same either way, so the page reveals nothing about who is subscribed.
+"""
 
 from __future__ import annotations
 
+import hmac
 from datetime import datetime
-from html import escape
 
 from closedloop.ports import ProfileStore
 from closedloop.tokens import MessageToken
-
-PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
-<title>{title}</title><style>body{{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem}}
-button{{font-size:1rem;padding:.6rem 1.2rem}}</style></head><body><h1>{title}</h1>{content}</body></html>"""
-
-
-def confirmation_page(action_url: str) -> str:
-    form = (
-        f'<p>Do you want to stop receiving these e-mails?</p><form method="post" action="{escape(action_url)}">'
-        '<button type="submit">Unsubscribe</button></form>'
-    )
-    return PAGE.format(title="Unsubscribe", content=form)
-
-
-def done_page() -> str:
-    return PAGE.format(title="You are unsubscribed", content="<p>You will not receive these e-mails any more.</p>")
+from closedloop.validation import normalise_email
 
 
 def unsubscribe(token: MessageToken, profiles: ProfileStore, now: datetime) -> bool:
     """Idempotent; False when the profile no longer exists (the answer to the recipient is the same)."""
+    return profiles.set_status(token.profile_id, "unsubscribed", now)
+
+
+def unsubscribe_by_address(token: MessageToken, address: str, profiles: ProfileStore, now: datetime) -> bool:
+    """Unsubscribe the profile an unverifiable link names if `address` is its address; True if it was."""
+    profile = profiles.get(token.profile_id, consistent=True)
+    if profile is None or not address:
+        return False
+    if not hmac.compare_digest(normalise_email(profile.email).encode(), normalise_email(address).encode()):
+        return False
     return profiles.set_status(token.profile_id, "unsubscribed", now)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 class ClosedloopError(Exception):
-    """Base class; `code` is the stable machine-readable name an API caller sees."""
+    """Base class; `code` is the stable machine-readable name, `status` what the admin API answers with it."""
 
     code = "error"
     status = 500
@@ -19,6 +19,13 @@ class InvalidInput(ClosedloopError):
     status = 400
 
 
+class ConfigError(ClosedloopError):
+    """The deployed configuration or templates are broken: the operator's problem, never the caller's."""
+
+    code = "config_error"
+    status = 500
+
+
 class NotFound(ClosedloopError):
     code = "not_found"
     status = 404
@@ -26,6 +33,10 @@ class NotFound(ClosedloopError):
 
 class ProfileNotFound(NotFound):
     code = "profile_not_found"
+
+
+class MessageNotFound(NotFound):
+    code = "message_not_found"
 
 
 class TemplateNotFound(NotFound):
@@ -36,7 +47,10 @@ class InvalidToken(ClosedloopError):
     """A tracking token that is malformed, tampered with, or signed with an unknown key."""
 
     code = "invalid_token"
-    status = 404
+
+
+class UnknownKeyId(InvalidToken):
+    """A well-formed token signed with a key id this container does not know (new, or rotated away)."""
 
 
 class TemplateError(ClosedloopError):
@@ -47,22 +61,39 @@ class TemplateError(ClosedloopError):
 
 
 class HeaderInjection(ClosedloopError):
+    """A header value that would break the message (a line break, NUL, over-long): it cannot be sent."""
+
     code = "header_injection"
     status = 422
+
+
+class NotSubscribed(ClosedloopError):
+    code = "not_subscribed"
+    status = 409
+
+
+class ConcurrentUpdate(ClosedloopError):
+    """A conditional write found the item changed since it was read; the caller reads again and retries."""
+
+    code = "concurrent_update"
 
 
 class ProviderThrottled(ClosedloopError):
     """The mail provider refused for rate; the message was not sent and must be retried later."""
 
     code = "provider_throttled"
-    status = 503
 
 
 class ProviderRejected(ClosedloopError):
-    """The mail provider refused the message outright; it was not sent."""
+    """The mail provider refused this message for good (bad address, unverified sender); it was not sent."""
 
     code = "provider_rejected"
-    status = 502
+
+
+class ProviderUnavailable(ClosedloopError):
+    """The provider could not be reached, or failed before accepting: provably not sent, a retry may work."""
+
+    code = "provider_unavailable"
 
 
 class DependencyFailed(ClosedloopError):

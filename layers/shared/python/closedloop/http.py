@@ -1,13 +1,17 @@
-"""Responses for the public tracking endpoints, which parse their API Gateway v2 events by hand (cold starts)."""
+"""Responses for the public tracking endpoints, which parse their API Gateway v2 events by hand (cold starts).
+
+A recipient never sees JSON: every answer on /r, /o and /u is a redirect, a pixel or a small HTML page.
+"""
 
 from __future__ import annotations
 
 import base64
-import json
+from urllib.parse import parse_qs
 
 # The smallest transparent GIF: 43 bytes.
 PIXEL_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+MAX_FORM_BYTES = 4096
 
 
 def redirect(location: str) -> dict:
@@ -16,7 +20,9 @@ def redirect(location: str) -> dict:
 
 def not_found() -> dict:
     """Every bad token gets this: no Location, nothing that says why."""
-    return json_response(404, {"code": "not_found", "message": "This link is not valid."})
+    from closedloop import pages  # only on the error path
+
+    return html_page(404, pages.invalid_link())
 
 
 def pixel() -> dict:
@@ -35,14 +41,28 @@ def html_page(status: int, body: str) -> dict:
             **NO_STORE,
             "Content-Type": "text/html; charset=utf-8",
             "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+            "X-Content-Type-Options": "nosniff",
         },
         "body": body,
     }
 
 
-def json_response(status: int, payload: dict) -> dict:
-    return {"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": json.dumps(payload)}
-
-
 def path_parameter(event: dict, name: str) -> str:
     return (event.get("pathParameters") or {}).get(name) or ""
+
+
+def method(event: dict) -> str:
+    return event["requestContext"]["http"]["method"]
+
+
+def form_field(event: dict, name: str) -> str:
+    """One field of a form-encoded body ('' if absent, unreadable or too large)."""
+    body = event.get("body") or ""
+    try:
+        raw = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode()
+        if len(raw) > MAX_FORM_BYTES:
+            return ""
+        values = parse_qs(raw.decode("utf-8"), max_num_fields=20).get(name) or [""]
+    except ValueError:
+        return ""
+    return values[0].strip()

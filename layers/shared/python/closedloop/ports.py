@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from closedloop.clock import isoformat, parse_instant
-from closedloop.profiles import Profile, ProfileWrite
+from closedloop.profiles import Profile, ProfileChange
 
 if TYPE_CHECKING:
     from closedloop.mail import OutgoingMail
@@ -57,23 +57,54 @@ class DueEntry(NamedTuple):
     due_key: str  # the index sort key as stored: the due instant, plus what the check needs to move it on
 
 
+class MessageStatus(NamedTuple):
+    """What became of one message: queued, sent, skipped, failed or possibly_sent, and why."""
+
+    message_id: str
+    profile_id: str
+    template: str
+    state: str
+    at: str
+    reason: str | None = None
+    provider_message_id: str | None = None
+
+    def to_api(self) -> dict:
+        answer = {
+            "message_id": self.message_id,
+            "profile_id": self.profile_id,
+            "template": self.template,
+            "state": self.state,
+            "updated_at": self.at,
+        }
+        if self.reason:
+            answer["reason"] = self.reason
+        if self.provider_message_id:
+            answer["ses_message_id"] = self.provider_message_id
+        return answer
+
+
 class Link(NamedTuple):
     url: str
     actions: dict
 
 
 class ProfileStore(Protocol):
-    def upsert(
-        self, write: ProfileWrite, now: datetime, birthday_due: str | None, idle_due: str
-    ) -> tuple[Profile, bool]:
-        """Create or update; keeps interests and activity. Returns the profile and whether it was created."""
+    """Profiles and their due entries. The rules of a change live in closedloop.profiles; a store applies them."""
 
-    def get(self, profile_id: str) -> Profile | None: ...
+    def get(self, profile_id: str, consistent: bool = False) -> Profile | None: ...
+
+    def save(self, change: ProfileChange, now: datetime, expected_version: int | None) -> tuple[Profile, bool]:
+        """Write the change if the stored version is still `expected_version` (None: the profile must not exist).
+
+        Keeps interests and activity; starts the idle entry only if none is running. Returns the profile and
+        whether it was created; raises ConcurrentUpdate when someone wrote the profile meanwhile.
+        """
 
     def record_activity(self, activity: Activity, idle_due: str | None, expires_at: int) -> bool:
         """Store the activity and apply it to the profile atomically; False if it was recorded before.
 
-        Raises ProfileNotFound when the profile does not exist.
+        Counters always move; `last_activity_at` only forward; the idle entry moves to `idle_due` only while the
+        profile is subscribed. Raises ProfileNotFound when the profile does not exist.
         """
 
     def due(self, index: str, now_key: str) -> Iterator[DueEntry]:
@@ -83,7 +114,7 @@ class ProfileStore(Protocol):
         """Replace a due entry (or remove it, new=None) if it is still `seen`; False if it changed meanwhile."""
 
     def set_status(self, profile_id: str, status: str, now: datetime) -> bool:
-        """Change consent; False if the profile does not exist."""
+        """Change consent (a version change); anything but subscribed leaves both due indexes. False: no profile."""
 
 
 class Ledger(Protocol):
@@ -95,7 +126,16 @@ class Ledger(Protocol):
     def release_send(self, send_key: str) -> None:
         """Forget a reservation whose send provably did not happen (the provider refused it)."""
 
-    def mark_sent(self, send_key: str, provider_message_id: str, now: datetime) -> None: ...
+    def mark_sent(self, send_key: str, status: MessageStatus) -> None:
+        """Record the send as done, and the message's status, in one write."""
+
+    def mark_possibly_sent(self, send_key: str, status: MessageStatus) -> None:
+        """Keep the reservation (never resend) and record that the provider may or may not have the message."""
+
+    def put_message_status(self, status: MessageStatus, *, only_if_new: bool = False) -> bool:
+        """Record what became of a message; with only_if_new, never overwrite an earlier status (False then)."""
+
+    def get_message_status(self, message_id: str) -> MessageStatus | None: ...
 
     def claim_threshold(self, rule_id: str, profile_id: str, now: datetime) -> str:
         """'claimed' for the first caller ever; else 'published' or 'pending:<iso claimed at>'."""
@@ -109,11 +149,11 @@ class Ledger(Protocol):
 
 
 class Mailer(Protocol):
-    def send(self, mail: OutgoingMail) -> str:
-        """Hand the mail to the provider; returns its message id.
+    def send(self, mail: OutgoingMail, raw: bytes) -> str:
+        """Hand the mail (its MIME form `raw`) to the provider; returns the provider's message id.
 
-        Raises ProviderThrottled (not sent, retry later) or ProviderRejected (not sent, will not work as is).
-        Any other exception means the outcome is unknown.
+        Raises ProviderThrottled (not sent, retry later), ProviderUnavailable (not sent, retry) or ProviderRejected
+        (not sent, will not work as is). Any other exception means the outcome is unknown.
         """
 
 

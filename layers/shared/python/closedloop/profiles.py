@@ -7,22 +7,33 @@ DUE_SHARDS partitions (one partition takes ~1,000 writes/s). A check queries eve
 
 from __future__ import annotations
 
+import re
 import zlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from closedloop.birthdays import index_key, upcoming_birthday_morning
 from closedloop.clock import isoformat
 from closedloop.config import Config
-from closedloop.errors import InvalidInput
+from closedloop.errors import ConcurrentUpdate, DependencyFailed, InvalidInput
 from closedloop.tokens import PROFILE_ID
+from closedloop.validation import fits_dynamodb, has_line_break, is_email
+
+if TYPE_CHECKING:
+    from closedloop.ports import ProfileStore
 
 DUE_SHARDS = 8
 STATUSES = ("subscribed", "unsubscribed", "pending")
-# Attributes with meaning to closedloop; others are free-form strings/numbers for templates.
-KNOWN_ATTRIBUTES = {"first_name": str, "last_name": str, "birthday": str, "timezone": str, "locale": str}
+# A profile created without a status waits for consent: only an explicit "subscribed" lets mail out.
+NEW_PROFILE_STATUS = "pending"
+# Attributes with meaning to closedloop; they end up in headers (names) or drive schedules, so they are strict.
+KNOWN_ATTRIBUTES = ("first_name", "last_name", "birthday", "timezone", "locale")
+ATTRIBUTE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+LOCALE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8}){0,3}$")
+BIRTHDAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+OLDEST_BIRTH_YEAR = 1900
 MAX_ATTRIBUTES = 50
 MAX_ATTRIBUTE_LENGTH = 500
 
@@ -37,6 +48,8 @@ class Profile:
     last_activity_at: str | None = None
     created_at: str | None = None
     updated_at: str | None = None
+    # Counts the writes of PUT and consent changes: the optimistic lock of a read-merge-write (clicks leave it).
+    version: int = 0
 
     @property
     def subscribed(self) -> bool:
@@ -56,12 +69,27 @@ class Profile:
 
 
 class ProfileWrite(NamedTuple):
-    """A validated PUT /v1/profiles/{id} body."""
+    """A validated PUT /v1/profiles/{id} body: None for a field that was not sent; an attribute None deletes it."""
+
+    profile_id: str
+    email: str | None
+    status: str | None
+    attributes: dict
+
+
+class ProfileChange(NamedTuple):
+    """What a write leaves on the profile, decided here so that every store applies the same rules.
+
+    `idle_due` starts the silence clock if none is running (a running one is kept: a profile sync is not
+    activity); None takes the profile out of the inactivity index. `birthday_due` replaces the entry; None removes it.
+    """
 
     profile_id: str
     email: str
     status: str
     attributes: dict
+    birthday_due: str | None
+    idle_due: str | None
 
 
 def validate_profile_id(profile_id: str) -> str:
@@ -70,7 +98,7 @@ def validate_profile_id(profile_id: str) -> str:
     return profile_id
 
 
-def parse_profile_write(profile_id: str, body: object) -> ProfileWrite:
+def parse_profile_write(profile_id: str, body: object, now: datetime) -> ProfileWrite:
     """Check a profile body field by field; the first problem is reported in one sentence."""
     validate_profile_id(profile_id)
     if not isinstance(body, dict):
@@ -79,52 +107,89 @@ def parse_profile_write(profile_id: str, body: object) -> ProfileWrite:
     if unknown:
         raise InvalidInput(f"unknown field(s): {', '.join(sorted(unknown))}")
     email = body.get("email")
-    if not isinstance(email, str) or not _looks_like_email(email):
-        raise InvalidInput("email must be an address like ada@example.com")
-    status = body.get("status", "subscribed")
-    if status not in STATUSES:
+    if email is not None:
+        if not isinstance(email, str) or not is_email(email.strip()):
+            raise InvalidInput("email must be an address like ada@example.com (ASCII, one address)")
+        email = email.strip()
+    status = body.get("status")
+    if status is not None and status not in STATUSES:
         raise InvalidInput(f"status must be one of {', '.join(STATUSES)}")
     attributes = body.get("attributes", {})
     if not isinstance(attributes, dict):
         raise InvalidInput("attributes must be a JSON object")
-    return ProfileWrite(profile_id, email.strip(), status, _validate_attributes(attributes))
+    return ProfileWrite(profile_id, email, status, _validate_attributes(attributes, now))
 
 
-def _looks_like_email(text: str) -> bool:
-    # Deliberately simple: SES validates for real. We only refuse what can break a header.
-    local, at, domain = text.strip().rpartition("@")
-    return bool(at and local and "." in domain and len(text) <= 254) and not any(c in text for c in "\r\n<>, ")
+def merge(existing: Profile | None, write: ProfileWrite, config: Config, now: datetime) -> ProfileChange:
+    """The profile after `write`: attributes merged (None deletes one), the stored status kept unless one is sent."""
+    if existing is None and write.email is None:
+        raise InvalidInput("email is required to create a profile")
+    attributes = dict(existing.attributes) if existing else {}
+    for name, value in write.attributes.items():
+        if value is None:
+            attributes.pop(name, None)
+        else:
+            attributes[name] = value
+    if len(attributes) > MAX_ATTRIBUTES:
+        raise InvalidInput(f"a profile holds at most {MAX_ATTRIBUTES} attributes")
+    status = write.status or (existing.status if existing else NEW_PROFILE_STATUS)
+    change = ProfileChange(
+        profile_id=write.profile_id,
+        email=write.email or existing.email,
+        status=status,
+        attributes=attributes,
+        birthday_due=None,
+        idle_due=idle_due_at(now, config) if status == "subscribed" else None,
+    )
+    return change._replace(birthday_due=birthday_due_at(change, config, now))
 
 
-def _validate_attributes(attributes: dict) -> dict:
+def _validate_attributes(attributes: dict, now: datetime) -> dict:
     if len(attributes) > MAX_ATTRIBUTES:
         raise InvalidInput(f"at most {MAX_ATTRIBUTES} attributes")
     for name, value in attributes.items():
-        expected = KNOWN_ATTRIBUTES.get(name)
-        if expected and not isinstance(value, expected):
-            raise InvalidInput(f"attributes.{name} must be a {expected.__name__}")
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)) and value is not None:
-            raise InvalidInput(f"attributes.{name} must be a string or a number")
+        if not ATTRIBUTE_NAME.match(name):
+            raise InvalidInput(
+                f"attribute name {name[:70]!r} must be 1-64 characters: a letter, then letters, digits or '_'"
+            )
+        if value is None:
+            continue  # deletes the attribute
+        if name in KNOWN_ATTRIBUTES:
+            if not isinstance(value, str) or not value.strip() or has_line_break(value):
+                raise InvalidInput(f"attributes.{name} must be a single line of text")
+        elif isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise InvalidInput(f"attributes.{name} must be a string, a number or null")
         if isinstance(value, str) and len(value) > MAX_ATTRIBUTE_LENGTH:
             raise InvalidInput(f"attributes.{name} is longer than {MAX_ATTRIBUTE_LENGTH} characters")
-    if "birthday" in attributes:
-        parse_birthday(attributes["birthday"])
-    if "timezone" in attributes:
+        if isinstance(value, (int, float)) and not fits_dynamodb(value):
+            raise InvalidInput(f"attributes.{name} is not a number DynamoDB can hold (at most 38 digits)")
+    if attributes.get("birthday") is not None:
+        parse_birthday(attributes["birthday"], now)
+    if attributes.get("timezone") is not None:
         parse_zone(attributes["timezone"])
+    if attributes.get("locale") is not None and not LOCALE.match(attributes["locale"]):
+        raise InvalidInput("attributes.locale must be a language tag like de-DE")
     return attributes
 
 
-def parse_birthday(text: str) -> date:
+def parse_birthday(text: str, now: datetime | None = None) -> date:
+    """YYYY-MM-DD only (not 19900615, not 1990-W24-5), from 1900 up to today."""
+    match = BIRTHDAY.match(text) if isinstance(text, str) else None
     try:
-        return date.fromisoformat(text)
-    except (TypeError, ValueError) as error:
-        raise InvalidInput("attributes.birthday must be a date like 1990-06-15") from error
+        birthday = date(*map(int, match.groups())) if match else None
+    except ValueError:
+        birthday = None
+    if birthday is None:
+        raise InvalidInput("attributes.birthday must be a date like 1990-06-15")
+    if birthday.year < OLDEST_BIRTH_YEAR or (now is not None and birthday > now.date()):
+        raise InvalidInput(f"attributes.birthday must lie between {OLDEST_BIRTH_YEAR} and today")
+    return birthday
 
 
 def parse_zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, TypeError) as error:
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError) as error:
         raise InvalidInput("attributes.timezone must be an IANA zone like Europe/Berlin") from error
 
 
@@ -145,11 +210,14 @@ def profile_zone(attributes: dict, config: Config) -> ZoneInfo:
         return ZoneInfo(config.birthday.default_timezone)
 
 
-def birthday_due_at(write: ProfileWrite, config: Config, now: datetime) -> str | None:
+def birthday_due_at(write: ProfileWrite | ProfileChange, config: Config, now: datetime) -> str | None:
     """When the birthday check should pick this profile up; None keeps it out of the index."""
     if write.status != "subscribed" or not write.attributes.get("birthday"):
         return None
-    birthday = parse_birthday(write.attributes["birthday"])
+    try:
+        birthday = parse_birthday(write.attributes["birthday"])
+    except InvalidInput:
+        return None  # stored under older, looser rules: no birthday mail rather than a failed write
     zone = profile_zone(write.attributes, config)
     morning = upcoming_birthday_morning(birthday, zone, config.birthday.local_hour, now)
     return index_key(morning, birthday, zone.key)
@@ -158,3 +226,23 @@ def birthday_due_at(write: ProfileWrite, config: Config, now: datetime) -> str |
 def idle_due_at(last_activity: datetime, config: Config) -> str:
     """When silence since `last_activity` becomes long enough for we-miss-you."""
     return isoformat(last_activity + timedelta(days=config.we_miss_you.inactive_days))
+
+
+# A read-merge-write loses to a concurrent one now and then (two syncs of one profile); it reads again and retries.
+UPSERT_ATTEMPTS = 5
+
+
+def upsert(store: ProfileStore, write: ProfileWrite, config: Config, now: datetime) -> tuple[Profile, bool]:
+    """Create or update a profile; returns it and whether it was created.
+
+    The stored profile is read (strongly consistent), merged with the write here, and saved on the condition that
+    nobody wrote it meanwhile; so an unsubscribe that lands between the read and the save is never overwritten.
+    """
+    for _ in range(UPSERT_ATTEMPTS):
+        existing = store.get(write.profile_id, consistent=True)
+        change = merge(existing, write, config, now)
+        try:
+            return store.save(change, now, expected_version=existing.version if existing else None)
+        except ConcurrentUpdate:
+            continue
+    raise DependencyFailed("the profile is being changed by another request; please retry")

@@ -2,7 +2,7 @@
 
 Both read only due profiles from the sparse, sharded indexes (closedloop.profiles), enqueue one send request per
 profile, then move the profile's entry on: next year's birthday morning, or out of the idle index until the next
-activity. The business key of each mail names the occasion (`birthday#<morning>#p1`, `we-miss-you#<due>#p1`),
+activity. The business key of each mail names the occasion (`birthday#<year>#p1`, `we-miss-you#<due>#p1`),
 so a check that runs twice, or fails between enqueueing and moving an entry, never sends twice. An entry that
 fell due while no check ran is still <= now at the next run: missed runs are caught up.
 """
@@ -58,17 +58,22 @@ def run_birthday_check(
         return index_key(morning, birthday, zone.key)
 
     def request_for(entry: DueEntry) -> SendRequest | None:
-        due_at, _, _ = parse_index_key(entry.due_key)
+        due_at, _, zone = parse_index_key(entry.due_key)
         if now - due_at > catch_up:
             report.skipped_late += 1
             return None
         return SendRequest(
-            send_key=f"birthday#{isoformat(due_at)}#{entry.profile_id}",
+            send_key=birthday_send_key(due_at.astimezone(zone).year, entry.profile_id),
             profile_id=entry.profile_id,
             template=config.birthday.template,
         )
 
     return _run(report, "birthday", profiles, queue, now, request_for, next_key, out_of_time)
+
+
+def birthday_send_key(year: int, profile_id: str) -> str:
+    """One birthday mail per person and year: a corrected zone or date the same year does not congratulate twice."""
+    return f"birthday#{year}#{profile_id}"
 
 
 def run_we_miss_you_check(

@@ -1,11 +1,10 @@
 """The send gate. Every message on every channel passes here, in this order:
 
-consent -> (suppression, frequency caps: later issues) -> render -> idempotency ledger -> provider.
+consent -> (suppression, frequency caps: later issues) -> render and build MIME -> idempotency ledger -> provider.
 
-The ledger reservation is a conditional write on the request's business key (`threshold#travel-offers#p1`,
-`birthday#<morning>#p1`, `api#<key>#p1`). Rendering happens before it so a broken template leaves no
-reservation behind. After the reservation only the provider call remains: if the worker dies during or after it,
-the redelivered request finds the reservation and stops, so a message is never sent twice.
+Everything that can fail without the provider happens before the ledger reservation, so a broken template or an
+unwritable header leaves nothing behind and is recorded as the message's outcome, never retried. After the
+reservation only the provider call remains (ARCHITECTURE.md, "The send gate", tells each outcome's story).
 """
 
 from __future__ import annotations
@@ -14,11 +13,20 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from enum import Enum
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
-from closedloop.errors import InvalidInput, ProviderRejected, ProviderThrottled
+from closedloop.clock import isoformat
+from closedloop.errors import (
+    HeaderInjection,
+    InvalidInput,
+    ProviderRejected,
+    ProviderThrottled,
+    ProviderUnavailable,
+    TemplateError,
+    TemplateNotFound,
+)
 from closedloop.mail import OutgoingMail
-from closedloop.ports import Ledger, Mailer, ProfileStore, SendQueue
+from closedloop.ports import Ledger, Mailer, MessageStatus, ProfileStore, SendQueue
 from closedloop.profiles import Profile
 from closedloop.tokens import new_message_id
 
@@ -40,7 +48,10 @@ class SendRequest:
 
     @classmethod
     def from_json(cls, body: str) -> SendRequest:
-        data = json.loads(body)
+        try:
+            data = json.loads(body)
+        except ValueError as error:
+            raise InvalidInput("a send request must be JSON") from error
         if not isinstance(data, dict) or not {"send_key", "profile_id", "template"} <= set(data):
             raise InvalidInput("a send request needs send_key, profile_id and template")
         known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
@@ -53,9 +64,19 @@ class Outcome(str, Enum):
     NO_CONSENT = "skipped_no_consent"
     DUPLICATE = "skipped_duplicate"
     DEFERRED = "deferred_throttled"
+    FAILED_RENDER = "failed_render"
+    FAILED_REJECTED = "failed_rejected"
+    POSSIBLY_SENT = "possibly_sent"
+
+
+class SendResult(NamedTuple):
+    outcome: Outcome
+    reason: str | None = None
 
 
 class Renderer(Protocol):
+    def exists(self, template: str) -> bool: ...
+
     def render(self, request: SendRequest, profile: Profile) -> tuple[OutgoingMail, RenderedLinks]: ...
 
 
@@ -74,29 +95,53 @@ def send(
     mailer: Mailer,
     queue: SendQueue,
     now: datetime,
-) -> Outcome:
-    """Take one send request through the gate."""
-    profile = profiles.get(request.profile_id)
+) -> SendResult:
+    """Take one send request through the gate. Raises only when a retry of the whole request may help."""
+
+    def status(state: str, reason: str | None = None, provider_id: str | None = None) -> MessageStatus:
+        return MessageStatus(
+            request.message_id, request.profile_id, request.template, state, isoformat(now), reason, provider_id
+        )
+
+    def finished(outcome: Outcome, state: str, reason: str) -> SendResult:
+        ledger.put_message_status(status(state, reason))
+        return SendResult(outcome, reason)
+
+    # Strongly consistent: an unsubscribe a moment ago must stop this send.
+    profile = profiles.get(request.profile_id, consistent=True)
     if profile is None:
-        return Outcome.NO_PROFILE
+        return finished(Outcome.NO_PROFILE, "skipped", "no_profile")
     if not profile.subscribed:
-        return Outcome.NO_CONSENT
-    mail, links = renderer.render(request, profile)
+        return finished(Outcome.NO_CONSENT, "skipped", "no_consent")
+    try:
+        mail, links = renderer.render(request, profile)
+        raw = mail.mime(now)
+    except (TemplateError, TemplateNotFound, HeaderInjection) as error:
+        return finished(Outcome.FAILED_RENDER, "failed", f"{error.code}: {error.message}")
     if links.links:
         ledger.put_link_set(links.link_set, links.links)
     if not ledger.reserve_send(request.send_key, request.message_id, now):
-        return Outcome.DUPLICATE
+        return SendResult(Outcome.DUPLICATE)  # the first attempt's status stands
     try:
-        provider_id = mailer.send(mail)
+        provider_id = mailer.send(mail, raw)
     except ProviderThrottled:
         # SES drops what it throttles: nothing went out, so free the key and come back later.
         ledger.release_send(request.send_key)
         delay = THROTTLE_DELAYS[min(request.throttled, len(THROTTLE_DELAYS) - 1)]
         queue.enqueue([replace(request, throttled=request.throttled + 1)], delay_seconds=delay)
-        return Outcome.DEFERRED
-    except ProviderRejected:
-        # Refused outright (bad address, unverified sender): not sent, so a retry after a fix may send it.
+        return SendResult(Outcome.DEFERRED)
+    except ProviderUnavailable:
+        # Provably not sent: free the key and let the queue deliver the request again (then its DLQ).
         ledger.release_send(request.send_key)
         raise
-    ledger.mark_sent(request.send_key, provider_id, now)
-    return Outcome.SENT
+    except ProviderRejected as error:
+        # Refused for good as it is (bad address, unverified sender): not sent; a later request may try again.
+        ledger.release_send(request.send_key)
+        return finished(Outcome.FAILED_REJECTED, "failed", f"{error.code}: {error.message}")
+    except Exception as error:  # whatever it was, the request may have reached the provider
+        # Never resend what may have gone out: keep the reservation and say so loudly (metric, alarm).
+        reason = f"outcome unknown after {type(error).__name__}; not retried"
+        ledger.mark_possibly_sent(request.send_key, status("possibly_sent", reason))
+        return SendResult(Outcome.POSSIBLY_SENT, reason)
+    ledger.mark_sent(request.send_key, status("sent", provider_id=provider_id))
+    return SendResult(Outcome.SENT)

@@ -6,16 +6,26 @@ with `use_clock`, and tests start from a clean slate with `reset`.
 
 from __future__ import annotations
 
+import secrets
+import time
+from collections.abc import Callable
 from functools import lru_cache
+from typing import TypeVar
 
 from closedloop.clock import Clock, SystemClock
 from closedloop.config import Config, load_config
+from closedloop.errors import UnknownKeyId
 from closedloop.settings import Settings
 from closedloop.tokens import TokenSigner, TrackingKeys
 
 _clock: Clock = SystemClock()
 CHECK_SAFETY_MS = 20_000
 SECRET_MAX_AGE = 300  # seconds a container trusts its copy of a secret: rotation reaches every container in 5 min
+# A token naming a key id this container does not know re-reads the keys, at most this often (seconds): a key
+# added a moment ago works at once, and forged key ids cannot make a container hammer Secrets Manager.
+KEY_REFRESH_INTERVAL = 30
+_last_key_refresh = float("-inf")
+T = TypeVar("T")
 
 
 def use_clock(clock: Clock) -> None:
@@ -78,25 +88,52 @@ def mailer():
     return SesMailer(clock(), settings().configuration_set)
 
 
-def _secret(name: str) -> dict:
+def _secret(name: str, force_fetch: bool = False) -> dict:
     from aws_lambda_powertools.utilities import parameters
 
-    return parameters.get_secret(name, transform="json", max_age=SECRET_MAX_AGE)
+    return parameters.get_secret(name, transform="json", max_age=SECRET_MAX_AGE, force_fetch=force_fetch)
 
 
-def signer() -> TokenSigner:
-    return TokenSigner(TrackingKeys.from_secret(_secret(settings().tracking_keys_secret)))
+def signer(force_fetch: bool = False) -> TokenSigner:
+    return TokenSigner(TrackingKeys.from_secret(_secret(settings().tracking_keys_secret, force_fetch)))
+
+
+def verified(check: Callable[[TokenSigner], T]) -> T:
+    """Run a token check with the tracking keys; a key id this container does not know re-reads them once."""
+    global _last_key_refresh
+    try:
+        return check(signer())
+    except UnknownKeyId:
+        if time.monotonic() - _last_key_refresh < KEY_REFRESH_INTERVAL:
+            raise
+        _last_key_refresh = time.monotonic()
+        return check(signer(force_fetch=True))
 
 
 def api_key() -> str:
-    return _secret(settings().api_key_secret)["api_key"]
+    """The admin API key; empty if the secret holds none (then no request is let in)."""
+    value = _secret(settings().api_key_secret).get("api_key")
+    return value if isinstance(value, str) else ""
 
 
 def renderer():
     from closedloop.adapters.templates import JinjaRenderer
 
     s = settings()
-    return JinjaRenderer(s.content_dir / "templates", signer(), s.tracking_base_url, s.sender_address)
+    postal = config().mail.postal_address
+    return JinjaRenderer(s.content_dir / "templates", signer(), s.tracking_base_url, s.sender_address, postal)
+
+
+def preview_renderer():
+    """A renderer for checking a message at the door: a throwaway key, so none of its links is ever valid."""
+    from closedloop.adapters.templates import JinjaRenderer
+
+    keys = TrackingKeys(current="preview", keys={"preview": secrets.token_bytes(32)})
+    s = settings()
+    postal = config().mail.postal_address
+    return JinjaRenderer(
+        s.content_dir / "templates", TokenSigner(keys), "https://preview.invalid", s.sender_address, postal
+    )
 
 
 def run_check(name: str, context) -> dict:
@@ -114,13 +151,6 @@ def run_check(name: str, context) -> dict:
     return report.summary()
 
 
-def template_exists(name: str) -> bool:
-    """Whether a template can be rendered; needs no signing key (the admin function has none)."""
-    from closedloop.adapters.templates import template_exists as exists
-
-    return exists(settings().content_dir / "templates", name)
-
-
 def reset() -> None:
     """Forget every cached collaborator (tests; the local runtime after changing the environment)."""
     from aws_lambda_powertools.utilities import parameters
@@ -133,3 +163,5 @@ def reset() -> None:
     load_config.cache_clear()
     parameters.clear_caches()
     use_clock(SystemClock())
+    global _last_key_refresh
+    _last_key_refresh = float("-inf")

@@ -19,13 +19,13 @@ import re
 import uuid
 from typing import NamedTuple
 
-from closedloop.errors import InvalidToken
+from closedloop.errors import InvalidToken, UnknownKeyId
 
 SIGNATURE_BYTES = 16
 _DOMAIN = b"closedloop/v1"
 _KEY_ID = re.compile(r"^[A-Za-z0-9]{1,8}$")
 PROFILE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_:-]{0,63}$")
-_MESSAGE_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+MESSAGE_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 _LINK_SET = re.compile(r"^[a-z0-9]{1,32}$")
 _LINK_NO = re.compile(r"^(0|[1-9][0-9]{0,3})$")
 
@@ -90,20 +90,31 @@ class TokenSigner:
         return ".".join([kid, *fields, _signature(self._keys.keys[kid], purpose, kid, fields)])
 
     def _verify(self, purpose: str, text: str, field_count: int) -> list[str]:
-        parts = text.split(".") if len(text) <= 256 else []
-        if len(parts) != field_count + 2:
-            raise InvalidToken("malformed token")
-        kid, *fields, signature = parts
+        kid, fields, signature = _parts(text, field_count)
         key = self._keys.keys.get(kid)
         if key is None:
-            raise InvalidToken("unknown key id")
+            raise UnknownKeyId("unknown key id")
         expected = _signature(key, purpose, kid, fields)
         if not hmac.compare_digest(expected.encode(), signature.encode()):
             raise InvalidToken("bad signature")
-        message_id, profile_id = fields[0], fields[1]
-        if not (_MESSAGE_ID.match(message_id) and PROFILE_ID.match(profile_id)):
-            raise InvalidToken("malformed token")
         return fields
+
+
+def unverified_message(text: str) -> MessageToken:
+    """What a well-formed open/unsubscribe token names, without checking its signature (it must be confirmed
+    some other way: the unsubscribe page asks for the address when the token's key was rotated away)."""
+    message_id, profile_id = _parts(text, 2)[1]
+    return MessageToken(message_id, profile_id)
+
+
+def _parts(text: str, field_count: int) -> tuple[str, list[str], str]:
+    parts = text.split(".") if len(text) <= 256 else []
+    if len(parts) != field_count + 2:
+        raise InvalidToken("malformed token")
+    kid, *fields, signature = parts
+    if not (_KEY_ID.match(kid) and MESSAGE_ID.match(fields[0]) and PROFILE_ID.match(fields[1])):
+        raise InvalidToken("malformed token")
+    return kid, fields, signature
 
 
 def _signature(key: bytes, purpose: str, kid: str, fields: list[str]) -> str:

@@ -1,4 +1,4 @@
-"""What happens when a recipient reacts: a click, an open, an integrator's event.
+"""What happens when a recipient reacts: a click, an open, an integrator's event (POST /v1/events).
 
 The public handlers call `resolve_click` (no writes) to answer at once, then `record` to apply the activity to the
 profile: one DynamoDB transaction that stores the activity and applies it to the profile. It is idempotent by the
@@ -9,16 +9,19 @@ never count it twice. Threshold crossings are found downstream, on the profiles 
 
 from __future__ import annotations
 
+import re
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
+from closedloop.clock import parse_instant
 from closedloop.config import Config
-from closedloop.errors import InvalidToken, ProfileNotFound
+from closedloop.errors import InvalidInput, InvalidToken, ProfileNotFound
 from closedloop.links import increments_of
 from closedloop.ports import Activity, ActivityQueue, Ledger, Link, ProfileStore
-from closedloop.profiles import idle_due_at
-from closedloop.tokens import ClickToken, MessageToken, TokenSigner
+from closedloop.profiles import idle_due_at, validate_profile_id
+from closedloop.tokens import ClickToken, MessageToken, TokenSigner, new_message_id
+from closedloop.validation import business_key, fields_of
 
 
 class ResolvedClick(NamedTuple):
@@ -65,18 +68,81 @@ def record(activity: Activity, profiles: ProfileStore, config: Config) -> bool:
     return profiles.record_activity(activity, idle_due, expires_at)
 
 
-def record_or_defer(activity: Activity, profiles: ProfileStore, config: Config, queue: ActivityQueue) -> str:
-    """Record now if possible, else hand the activity to the retry queue; never raises (the redirect must answer).
+class Recording(NamedTuple):
+    """What became of an activity on a public path; `cause` names the failure behind deferred and lost."""
 
-    Returns what happened: recorded, duplicate, no_profile, deferred or lost (both paths failed).
-    """
+    outcome: str  # recorded | duplicate | no_profile | deferred | lost
+    cause: str | None = None
+
+
+def record_or_defer(activity: Activity, profiles: ProfileStore, config: Config, queue: ActivityQueue) -> Recording:
+    """Record now if possible, else hand the activity to the retry queue; never raises (the redirect must answer)."""
     try:
-        return "recorded" if record(activity, profiles, config) else "duplicate"
+        return Recording("recorded" if record(activity, profiles, config) else "duplicate")
     except ProfileNotFound:
-        return "no_profile"
-    except Exception:
+        return Recording("no_profile")
+    except Exception as error:
+        cause = describe(error)
         try:
             queue.enqueue(activity)
-            return "deferred"
-        except Exception:
-            return "lost"
+            return Recording("deferred", cause)
+        except Exception as second:
+            return Recording("lost", f"{cause}; then the retry queue: {describe(second)}")
+
+
+def describe(error: BaseException) -> str:
+    """An exception as a log line without personal data: its type and the service's error code, if any."""
+    code = getattr(error, "response", {}).get("Error", {}).get("Code") if hasattr(error, "response") else None
+    code = code or getattr(error, "cause_response_code", None)
+    return f"{type(error).__name__}({code})" if code else type(error).__name__
+
+
+EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
+FUTURE_TOLERANCE = timedelta(minutes=5)  # clock skew between an integrator and us
+OLDEST_EVENT = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def event_activity(body: object, now: datetime) -> Activity:
+    """An integrator's event (purchase, signup, ...) as an activity; stored once by its event_id."""
+    data = fields_of(body, required={"profile_id", "type"}, optional={"properties", "occurred_at", "event_id"})
+    profile_id = validate_profile_id(data["profile_id"])
+    if not isinstance(data["type"], str) or not EVENT_TYPE.match(data["type"]):
+        raise InvalidInput("type must look like 'purchase' (a-z, 0-9, '_', '.', '-')")
+    properties = data.get("properties", {})
+    if not isinstance(properties, dict):
+        raise InvalidInput("properties must be a JSON object")
+    event_id = business_key(data["event_id"], "event_id") if "event_id" in data else new_message_id()
+    return Activity(
+        kind="event",
+        activity_id=event_id,
+        profile_id=profile_id,
+        occurred_at=_occurred_at(data.get("occurred_at"), now),
+        details={"type": data["type"], "properties": properties},
+    )
+
+
+def _occurred_at(value: object, now: datetime) -> datetime:
+    if value is None:
+        return now
+    try:
+        instant = parse_instant(value) if isinstance(value, str) else None
+    except (ValueError, OverflowError):
+        instant = None
+    if instant is None:
+        raise InvalidInput("occurred_at must be an ISO 8601 instant with a zone, e.g. 2026-11-22T09:00:00Z")
+    if instant > now + FUTURE_TOLERANCE:
+        raise InvalidInput("occurred_at is in the future")
+    if instant < OLDEST_EVENT:
+        raise InvalidInput("occurred_at must be in the year 2000 or later")
+    return instant
+
+
+def log_recording(logger, kind: str, activity: Activity, recording: Recording) -> None:
+    """One log line per click or open: profile id and outcome; the cause when recording failed (no personal data)."""
+    extra = {"profile_id": activity.profile_id, "outcome": recording.outcome}
+    if recording.outcome == "lost":
+        logger.error(f"{kind} lost: neither recorded nor queued for retry", extra={**extra, "cause": recording.cause})
+    elif recording.cause:
+        logger.warning(f"{kind} deferred to the retry queue", extra={**extra, "cause": recording.cause})
+    else:
+        logger.info(kind, extra=extra)

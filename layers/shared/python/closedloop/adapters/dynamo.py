@@ -15,15 +15,15 @@ from functools import cached_property, lru_cache
 
 from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.connection import Connection
-from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from closedloop.clock import isoformat
-from closedloop.errors import ProfileNotFound
-from closedloop.ports import Activity, DueEntry, Link
-from closedloop.profiles import Profile, ProfileWrite, all_shards, shard_of
+from closedloop.clock import isoformat, parse_instant
+from closedloop.errors import ConcurrentUpdate, ProfileNotFound
+from closedloop.ports import Activity, DueEntry, Link, MessageStatus
+from closedloop.profiles import Profile, ProfileChange, all_shards, shard_of
 from closedloop.settings import Settings
 
 SEND_RETENTION_DAYS = 400  # the send ledger outlives any retry and any yearly occasion key
@@ -121,6 +121,7 @@ def _to_profile(item: Model) -> Profile:
         last_activity_at=item.last_activity_at,
         created_at=item.created_at,
         updated_at=item.updated_at,
+        version=int(item.writes or 0),
     )
 
 
@@ -149,35 +150,45 @@ class DynamoProfileStore:
     def _activity(self) -> type[Model]:
         return activity_model(self._settings.activity_table)
 
-    def upsert(
-        self, write: ProfileWrite, now: datetime, birthday_due: str | None, idle_due: str
-    ) -> tuple[Profile, bool]:
+    def save(self, change: ProfileChange, now: datetime, expected_version: int | None) -> tuple[Profile, bool]:
         m = self._m
         stamp = isoformat(now)
         actions = [
-            m.email.set(write.email),
-            m.status.set(write.status),
-            m.attributes.set(write.attributes),
+            m.email.set(change.email),
+            m.status.set(change.status),
+            m.attributes.set(change.attributes),
             m.updated_at.set(stamp),
             m.created_at.set(m.created_at | stamp),
             m.interests.set(m.interests | {}),
+            m.writes.add(1),
         ]
-        if birthday_due:
-            actions += [m.bday_shard.set(shard_of(write.profile_id, "bday")), m.bday_due_at.set(birthday_due)]
+        if change.birthday_due:
+            actions += [m.bday_shard.set(shard_of(change.profile_id, "bday")), m.bday_due_at.set(change.birthday_due)]
         else:
             actions += [m.bday_shard.remove(), m.bday_due_at.remove()]
-        if write.status == "subscribed":
-            # Not activity: an existing silence clock keeps running; a new profile starts one now.
+        if change.idle_due:
+            # A running silence clock keeps running: a profile sync is not activity.
             actions += [
-                m.idle_shard.set(shard_of(write.profile_id, "idle")),
-                m.idle_due_at.set(m.idle_due_at | idle_due),
+                m.idle_shard.set(shard_of(change.profile_id, "idle")),
+                m.idle_due_at.set(m.idle_due_at | change.idle_due),
             ]
         else:
             actions += [m.idle_shard.remove(), m.idle_due_at.remove()]
-        # One round trip: the write counter tells a create (1) from an update, and the item comes back whole.
-        item = m(write.profile_id)
-        item.update(actions=[*actions, m.writes.add(1)])
-        return _to_profile(item), item.writes == 1
+        if expected_version is None:
+            condition = m.profile_id.does_not_exist()
+        elif expected_version == 0:
+            condition = m.profile_id.exists() & m.writes.does_not_exist()
+        else:
+            condition = m.writes == expected_version
+        # One round trip: the item comes back whole, and the write counter tells a create (1) from an update.
+        item = m(change.profile_id)
+        try:
+            item.update(actions=actions, condition=condition)
+        except UpdateError as error:
+            if _conditional_failed(error):
+                raise ConcurrentUpdate(f"profile {change.profile_id} changed since it was read") from error
+            raise
+        return _to_profile(item), expected_version is None
 
     def get(self, profile_id: str, consistent: bool = False) -> Profile | None:
         try:
@@ -197,19 +208,16 @@ class DynamoProfileStore:
         )
         increments = [m.interests[name].add(amount) for name, amount in activity.increments.items()]
         occurred = isoformat(activity.occurred_at)
-        moves = (
-            [
-                m.last_activity_at.set(occurred),
-                m.idle_due_at.set(idle_due),
-                m.idle_shard.set(shard_of(activity.profile_id, "idle")),
-            ]
-            if activity.moves_last_activity and idle_due
-            else []
-        )
         exists = m.profile_id.exists()
-        # Activity only moves forward: a retried older click must not rewind last_activity_at.
-        newer = exists & (m.last_activity_at.does_not_exist() | (m.last_activity_at <= occurred))
-        attempts = [(increments + moves, newer)] if moves else []
+        attempts = []
+        if activity.moves_last_activity and idle_due:
+            # last_activity_at only moves forward (a retried older click must not rewind it), and only a subscribed
+            # profile re-enters the inactivity index (we-miss-you is for people who still want mail). The usual
+            # case succeeds at the first attempt; each fallback keeps what still holds.
+            newer = exists & (m.last_activity_at.does_not_exist() | (m.last_activity_at <= occurred))
+            last = [m.last_activity_at.set(occurred)]
+            idle = [m.idle_due_at.set(idle_due), m.idle_shard.set(shard_of(activity.profile_id, "idle"))]
+            attempts += [(increments + last + idle, newer & (m.status == "subscribed")), (increments + last, newer)]
         attempts.append((increments, exists))
         for actions, condition in attempts:
             try:
@@ -263,7 +271,7 @@ class DynamoProfileStore:
 
     def set_status(self, profile_id: str, status: str, now: datetime) -> bool:
         m = self._m
-        actions = [m.status.set(status), m.updated_at.set(isoformat(now))]
+        actions = [m.status.set(status), m.updated_at.set(isoformat(now)), m.writes.add(1)]
         if status != "subscribed":
             actions += [m.bday_shard.remove(), m.bday_due_at.remove(), m.idle_shard.remove(), m.idle_due_at.remove()]
         try:
@@ -276,8 +284,11 @@ class DynamoProfileStore:
 
 
 class DynamoLedger:
+    """Business keys (send#, threshold#), message statuses (message#) and content-addressed link sets (links#)."""
+
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
+        self._connection = Connection()
         self._known_link_sets: set[str] = set()
         self._link_cache: dict[str, list[Link]] = {}
 
@@ -293,17 +304,50 @@ class DynamoLedger:
         return self._put_new(item)
 
     def release_send(self, send_key: str) -> None:
-        self._m(f"send#{send_key}").delete(condition=self._m.state == "reserved")
+        try:
+            self._m(f"send#{send_key}").delete(condition=self._m.state == "reserved")
+        except DeleteError as error:
+            if not _conditional_failed(error):
+                raise  # a key already sent (or gone) stays as it is: only a reservation is ever released
 
-    def mark_sent(self, send_key: str, provider_message_id: str, now: datetime) -> None:
+    def mark_sent(self, send_key: str, status: MessageStatus) -> None:
+        self._finish(send_key, "sent", status)
+
+    def mark_possibly_sent(self, send_key: str, status: MessageStatus) -> None:
+        self._finish(send_key, "possibly_sent", status)
+
+    def _finish(self, send_key: str, state: str, status: MessageStatus) -> None:
+        """The send key's final state and the message's status in one request (a transaction of two items)."""
         m = self._m
-        m(f"send#{send_key}").update(
-            actions=[
-                m.state.set("sent"),
-                m.provider_message_id.set(provider_message_id),
-                m.at.set(isoformat(now)),
-            ]
-        )
+        with TransactWrite(connection=self._connection) as transaction:
+            transaction.update(
+                m(f"send#{send_key}"),
+                actions=[
+                    m.state.set(state),
+                    m.provider_message_id.set(status.provider_message_id),
+                    m.at.set(status.at),
+                ],
+            )
+            transaction.save(self._status_item(status))
+
+    def put_message_status(self, status: MessageStatus, *, only_if_new: bool = False) -> bool:
+        item = self._status_item(status)
+        if only_if_new:
+            return self._put_new(item)
+        item.save()
+        return True
+
+    def get_message_status(self, message_id: str) -> MessageStatus | None:
+        try:
+            item = self._m.get(f"message#{message_id}", consistent_read=True)
+        except DoesNotExist:
+            return None
+        return MessageStatus(**json.loads(item.body))
+
+    def _status_item(self, status: MessageStatus) -> Model:
+        expires = int(parse_instant(status.at).timestamp()) + SEND_RETENTION_DAYS * 86400
+        body = json.dumps(status._asdict(), separators=(",", ":"))
+        return self._m(f"message#{status.message_id}", state=status.state, body=body, expires_at=expires)
 
     def claim_threshold(self, rule_id: str, profile_id: str, now: datetime) -> str:
         key = f"threshold#{rule_id}#{profile_id}"

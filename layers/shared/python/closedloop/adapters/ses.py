@@ -1,19 +1,21 @@
 """SES v2 mailer: raw MIME, so every header (List-Unsubscribe, our message id) is ours to set.
 
+What SES answers decides what the send gate may do next, so each failure is sorted into one of three:
+not sent but worth retrying (throttled, unreachable, SES's own 5xx), not sent and never will be as it is
+(a 4xx refusal), or unknown (the request may have reached SES: a read timeout, a dropped connection).
+
 Kept apart from the other AWS adapters so the click path never imports the email package.
 """
 
 from __future__ import annotations
 
-from email.message import EmailMessage
-from email.utils import format_datetime
 from functools import cached_property
 
 import boto3
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError
 
 from closedloop.clock import Clock
-from closedloop.errors import ProviderRejected, ProviderThrottled
+from closedloop.errors import ProviderRejected, ProviderThrottled, ProviderUnavailable
 from closedloop.mail import OutgoingMail
 
 _THROTTLING = {"TooManyRequestsException", "ThrottlingException", "Throttling", "LimitExceededException"}
@@ -28,11 +30,11 @@ class SesMailer:
     def _client(self):
         return boto3.client("sesv2")
 
-    def send(self, mail: OutgoingMail) -> str:
+    def send(self, mail: OutgoingMail, raw: bytes) -> str:
         request = {
             "FromEmailAddress": mail.sender,
             "Destination": {"ToAddresses": [mail.to]},
-            "Content": {"Raw": {"Data": mime(mail, self._clock).as_bytes()}},
+            "Content": {"Raw": {"Data": raw}},
             "EmailTags": [{"Name": name, "Value": value} for name, value in mail.tags.items()],
         }
         if self._configuration_set:
@@ -40,21 +42,18 @@ class SesMailer:
         try:
             return self._client.send_email(**request)["MessageId"]
         except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "")
-            if code in _THROTTLING:
-                raise ProviderThrottled(f"SES throttled the send ({code})") from error
-            raise ProviderRejected(f"SES refused the send ({code})") from error
+            raise _sorted(error) from error
+        except (EndpointConnectionError, ConnectTimeoutError) as error:
+            # The connection was never made: the request did not leave this machine.
+            raise ProviderUnavailable(f"SES could not be reached ({type(error).__name__})") from error
+        # ReadTimeoutError, ConnectionClosedError and anything else propagate: the outcome is unknown.
 
 
-def mime(mail: OutgoingMail, clock: Clock) -> EmailMessage:
-    """The message as sent: multipart/alternative with a text and an HTML part."""
-    message = EmailMessage()
-    message["From"] = mail.sender
-    message["To"] = mail.to
-    message["Subject"] = mail.subject
-    message["Date"] = format_datetime(clock.now())
-    for name, value in mail.headers.items():
-        message[name] = value
-    message.set_content(mail.text)
-    message.add_alternative(mail.html, subtype="html")
-    return message
+def _sorted(error: ClientError) -> Exception:
+    code = error.response.get("Error", {}).get("Code", "")
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400)
+    if code in _THROTTLING:
+        return ProviderThrottled(f"SES throttled the send ({code})")
+    if status >= 500:
+        return ProviderUnavailable(f"SES failed ({code or status}); it did not accept the message")
+    return ProviderRejected(f"SES refused the message ({code})")

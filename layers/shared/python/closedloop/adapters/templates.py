@@ -5,12 +5,14 @@ Globals a template can call: track(url, **actions), unsubscribe_url(), open_pixe
 
 track() cannot know the final URL while rendering: the token names the link set, which is the hash of all links
 of the message. So it returns a placeholder; after both bodies are rendered the links are numbered, hashed into a
-link set, and the placeholders replaced by signed URLs.
+link set, and the placeholders replaced by signed URLs. The placeholder holds NUL (which the doors refuse in any
+data) and a random marker drawn for each render, so no text from a request can ever mint a tracking link.
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 from functools import lru_cache
 from pathlib import Path
 
@@ -28,7 +30,6 @@ from closedloop.sending import RenderedLinks, SendRequest
 from closedloop.tokens import ClickToken, MessageToken, TokenSigner
 
 PARTS = ("subject.txt", "body.html", "body.txt")
-_PLACEHOLDER = re.compile("\x00link(\\d+)\x00")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 
 
@@ -49,25 +50,42 @@ def environment(templates_dir: Path) -> ImmutableSandboxedEnvironment:
     )
 
 
+def compile_all(templates_dir: Path) -> None:
+    """Parse every template file (layouts included); ConfigError names the first file and line that does not."""
+    env = environment(templates_dir)
+    for path in sorted(templates_dir.rglob("*")):
+        if path.is_file() and path.suffix in (".html", ".txt"):
+            name = path.relative_to(templates_dir).as_posix()
+            try:
+                env.get_template(name)
+            except TemplateSyntaxError as error:
+                raise errors.ConfigError(f"templates/{name}, line {error.lineno}: {error.message}") from error
+
+
 class _LinkCollector:
     """Numbers the links of one message; the same target with the same actions is one link."""
 
     def __init__(self) -> None:
         self.links: list[Link] = []
+        self.marker = secrets.token_hex(6)
+        self.placeholder = re.compile(f"\x00{self.marker}:(\\d+)\x00")
 
     def track(self, url: str, **actions: object) -> Markup:
         link = Link(url=validate_target(url), actions=validate_actions(dict(actions)))
         if link not in self.links:
             self.links.append(link)
-        return Markup(f"\x00link{self.links.index(link)}\x00")
+        return Markup(f"\x00{self.marker}:{self.links.index(link)}\x00")
 
 
 class JinjaRenderer:
-    def __init__(self, templates_dir: Path, signer: TokenSigner, tracking_base_url: str, sender: str) -> None:
+    def __init__(
+        self, templates_dir: Path, signer: TokenSigner, tracking_base_url: str, sender: str, postal_address: str = ""
+    ) -> None:
         self._dir = templates_dir
         self._signer = signer
         self._base = tracking_base_url.rstrip("/")
         self._sender = sender
+        self._postal_address = postal_address
 
     def exists(self, name: str) -> bool:
         return template_exists(self._dir, name)
@@ -86,13 +104,17 @@ class JinjaRenderer:
                 "interests": dict(profile.interests),
             },
             "message": {"id": request.message_id, "template": request.template},
+            "sender": {"postal_address": self._postal_address},
             "track": collector.track,
             "unsubscribe_url": lambda: f"{self._base}/u/{self._signer.message('unsubscribe', token)}",
             "open_pixel_url": lambda: f"{self._base}/o/{self._signer.message('open', token)}",
         }
         subject, html, text = (self._render_part(f"{request.template}/{part}", variables) for part in PARTS)
         links = RenderedLinks(link_set=link_set_id(collector.links), links=collector.links)
-        html, text = (self._resolve_links(body, request.message_id, profile.profile_id, links) for body in (html, text))
+        html, text = (
+            self._resolve_links(body, collector.placeholder, request.message_id, profile.profile_id, links)
+            for body in (html, text)
+        )
         unsubscribe = variables["unsubscribe_url"]()
         mail = OutgoingMail(
             message_id=request.message_id,
@@ -119,9 +141,11 @@ class JinjaRenderer:
         except (TemplateSyntaxError, UndefinedError, SecurityError, TypeError) as error:
             raise errors.TemplateError(f"{name}: {error}") from error
 
-    def _resolve_links(self, body: str, message_id: str, profile_id: str, links: RenderedLinks) -> str:
+    def _resolve_links(
+        self, body: str, placeholder: re.Pattern, message_id: str, profile_id: str, links: RenderedLinks
+    ) -> str:
         def url(match: re.Match) -> str:
             token = ClickToken(message_id, profile_id, links.link_set, int(match.group(1)))
             return f"{self._base}/r/{self._signer.click(token)}"
 
-        return _PLACEHOLDER.sub(url, body)
+        return placeholder.sub(url, body)

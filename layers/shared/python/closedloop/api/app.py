@@ -20,7 +20,10 @@ def require_api_key(app: APIGatewayHttpResolver, next_middleware: NextMiddleware
     """Bearer API key, compared in constant time; missing and wrong keys look the same to the caller."""
     header = app.current_event.headers.get("authorization") or ""
     scheme, _, presented = header.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(presented.encode(), services.api_key().encode()):
+    expected = services.api_key()
+    # An empty configured key lets nobody in: an empty presented key would otherwise compare equal.
+    valid = bool(expected) and scheme.lower() == "bearer" and hmac.compare_digest(presented.encode(), expected.encode())
+    if not valid:
         return json_response(401, {"code": "unauthorized", "message": "A valid API key is required."})
     return next_middleware(app)
 
@@ -33,6 +36,8 @@ def build() -> APIGatewayHttpResolver:
 
     @app.exception_handler(ClosedloopError)
     def domain_error(error: ClosedloopError) -> Response:
+        if error.status >= 500:
+            logger.error("the admin API could not answer", extra={"code": error.code, "reason": error.message})
         return error_response(error)
 
     @app.not_found

@@ -1,20 +1,24 @@
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from closedloop import admin, services
+from closedloop import profiles, services
 from closedloop.api.body import json_body, json_response
+from closedloop.errors import ProfileNotFound
 
 router = APIGatewayHttpRouter()
 
 
 @router.put("/v1/profiles/<profile_id>")
 def put_profile(profile_id: str) -> Response:
-    profile, created = admin.upsert_profile(
-        profile_id, json_body(router.current_event), services.profiles(), services.config(), services.clock().now()
-    )
+    now = services.clock().now()
+    write = profiles.parse_profile_write(profile_id, json_body(router.current_event), now)
+    profile, created = profiles.upsert(services.profiles(), write, services.config(), now)
     return json_response(201 if created else 200, profile.to_api())
 
 
 @router.get("/v1/profiles/<profile_id>")
 def get_profile(profile_id: str) -> Response:
-    return json_response(200, admin.get_profile(profile_id, services.profiles()).to_api())
+    profile = services.profiles().get(profiles.validate_profile_id(profile_id))
+    if profile is None:
+        raise ProfileNotFound(f"no profile with id {profile_id!r}")
+    return json_response(200, profile.to_api())

@@ -1,0 +1,29 @@
+"""Checks the marketers' content (config/ and templates/) as a whole, before it can hurt a send.
+
+Called by `make test` (tests/content), by the content layer build at `cdk synth`, and when the local runtime
+starts: a broken file fails there with one plain sentence instead of failing a recipient's mail later.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from closedloop.config import CONFIG_FILE, load_config
+from closedloop.errors import ConfigError
+
+
+def check_content(content_dir: Path) -> None:
+    """Raise ConfigError naming the first problem: bad config, a missing template, a template that does not parse."""
+    from closedloop.adapters.templates import compile_all, template_exists
+
+    content_dir = Path(content_dir)
+    load_config.cache_clear()  # always the files as they are now
+    config = load_config(content_dir)
+    templates = content_dir / "templates"
+    for where, name in config.templates().items():
+        if not template_exists(templates, name):
+            raise ConfigError(
+                f"{CONFIG_FILE}: {where} names template {name!r}, but templates/{name}/ "
+                "with subject.txt, body.html and body.txt does not exist"
+            )
+    compile_all(templates)

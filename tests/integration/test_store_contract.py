@@ -1,0 +1,151 @@
+"""One set of behaviours, two implementations: the unit tests' fakes and the DynamoDB adapters must agree.
+
+Each test runs against tests.fakes and against closedloop.adapters.dynamo on moto. A rule that one of them breaks
+fails here, so the fakes the unit tests trust cannot drift from what runs in the cloud.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from closedloop import services
+from closedloop.errors import ConcurrentUpdate, ProfileNotFound
+from closedloop.ports import Activity, MessageStatus
+from closedloop.profiles import ProfileChange
+from closedloop.schedules import now_key
+from tests.fakes import FakeLedger, FakeProfiles
+
+NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
+LATER = "9999-12-31T00:00:00Z"
+
+
+@pytest.fixture(params=["fake", "dynamodb"])
+def stores(request, resources):
+    if request.param == "fake":
+        return FakeProfiles(), FakeLedger()
+    return services.profiles(), services.ledger()
+
+
+def change(profile_id, status="subscribed", birthday="2026-06-15T07:00:00Z#06-15#Europe/Berlin", **attributes):
+    return ProfileChange(
+        profile_id=profile_id,
+        email=f"{profile_id}@example.net",
+        status=status,
+        attributes={"first_name": "Ada", **attributes},
+        birthday_due=birthday if status == "subscribed" else None,
+        idle_due="2026-04-30T12:00:00Z" if status == "subscribed" else None,
+    )
+
+
+def due_ids(store, index):
+    return [entry.profile_id for entry in store.due(index, LATER)]
+
+
+def click(profile_id, activity_id="c1", at=NOW, kind="click"):
+    moves = kind != "open"
+    return Activity(kind, activity_id, profile_id, at, {"travel": 1} if kind == "click" else {}, {}, moves)
+
+
+def test_a_created_profile_reads_back_with_version_one(stores, profile_id):
+    profiles, _ = stores
+    profile, created = profiles.save(change(profile_id, city="Leeds"), NOW, expected_version=None)
+    stored = profiles.get(profile_id, consistent=True)
+    assert (created, stored.version, stored.attributes["city"], stored.status) == (True, 1, "Leeds", "subscribed")
+    assert profile == stored
+
+
+def test_a_save_against_a_stale_version_is_refused(stores, profile_id):
+    profiles, _ = stores
+    profiles.save(change(profile_id), NOW, expected_version=None)
+    with pytest.raises(ConcurrentUpdate):
+        profiles.save(change(profile_id), NOW, expected_version=None)
+    profiles.set_status(profile_id, "unsubscribed", NOW)  # a consent change is a new version
+    with pytest.raises(ConcurrentUpdate):
+        profiles.save(change(profile_id), NOW, expected_version=1)
+    assert profiles.get(profile_id, consistent=True).status == "unsubscribed"
+
+
+def test_a_running_silence_clock_survives_a_profile_sync(stores, profile_id):
+    profiles, _ = stores
+    profiles.save(change(profile_id), NOW, expected_version=None)
+    later = change(profile_id)._replace(idle_due="2026-12-31T00:00:00Z")
+    profiles.save(later, NOW + timedelta(days=1), expected_version=1)
+    assert [
+        e.due_key for e in profiles.due("idle", now_key(datetime(2026, 5, 1, tzinfo=UTC))) if e.profile_id == profile_id
+    ] == ["2026-04-30T12:00:00Z"]
+
+
+def test_leaving_takes_the_profile_out_of_both_due_indexes(stores, profile_id):
+    profiles, _ = stores
+    profiles.save(change(profile_id), NOW, expected_version=None)
+    assert profile_id in due_ids(profiles, "birthday") and profile_id in due_ids(profiles, "idle")
+    assert profiles.set_status(profile_id, "unsubscribed", NOW) is True
+    assert profile_id not in due_ids(profiles, "birthday") + due_ids(profiles, "idle")
+    assert profiles.set_status("p-nobody-at-all", "unsubscribed", NOW) is False
+
+
+def test_an_activity_is_recorded_once_by_kind_and_id(stores, profile_id):
+    profiles, _ = stores
+    profiles.save(change(profile_id), NOW, expected_version=None)
+    assert profiles.record_activity(click(profile_id), "2026-05-01T12:00:00Z", 0) is True
+    assert profiles.record_activity(click(profile_id, at=NOW + timedelta(hours=1)), "2026-05-01T13:00:00Z", 0) is False
+    assert profiles.record_activity(click(profile_id, kind="open"), None, 0) is True  # same id, another kind
+    assert profiles.get(profile_id, consistent=True).interests == {"travel": 1}
+
+
+def test_an_older_activity_counts_but_does_not_rewind_last_activity(stores, profile_id):
+    profiles, _ = stores
+    profiles.save(change(profile_id), NOW, expected_version=None)
+    profiles.record_activity(click(profile_id, "c1"), "2026-05-01T12:00:00Z", 0)
+    profiles.record_activity(click(profile_id, "c0", at=NOW - timedelta(days=2)), "2026-04-29T12:00:00Z", 0)
+    stored = profiles.get(profile_id, consistent=True)
+    assert (stored.interests, stored.last_activity_at) == ({"travel": 2}, "2026-03-01T12:00:00Z")
+
+
+def test_activity_of_an_unsubscribed_profile_does_not_put_it_back_into_the_inactivity_index(stores, profile_id):
+    profiles, _ = stores
+    profiles.save(change(profile_id), NOW, expected_version=None)
+    profiles.set_status(profile_id, "unsubscribed", NOW)
+    profiles.record_activity(click(profile_id), "2026-05-01T12:00:00Z", 0)
+    stored = profiles.get(profile_id, consistent=True)
+    assert (stored.interests, stored.last_activity_at) == ({"travel": 1}, "2026-03-01T12:00:00Z")
+    assert profile_id not in due_ids(profiles, "idle")
+
+
+def test_activity_for_a_missing_profile_is_refused(stores):
+    profiles, _ = stores
+    with pytest.raises(ProfileNotFound):
+        profiles.record_activity(click("p-nobody-at-all"), "2026-05-01T12:00:00Z", 0)
+
+
+def test_a_due_entry_moves_only_if_it_is_still_the_one_seen(stores, profile_id):
+    profiles, _ = stores
+    profiles.save(change(profile_id), NOW, expected_version=None)
+    assert profiles.move_due("idle", profile_id, "2000-01-01T00:00:00Z", None) is False
+    assert profiles.move_due("idle", profile_id, "2026-04-30T12:00:00Z", None) is True
+    assert profile_id not in due_ids(profiles, "idle")
+
+
+def test_a_send_key_is_reserved_once_freed_on_release_and_its_status_kept(stores, profile_id):
+    _, ledger = stores
+    key = f"contract#{profile_id}"
+    assert ledger.reserve_send(key, "m1", NOW) is True
+    assert ledger.reserve_send(key, "m2", NOW) is False
+    ledger.release_send(key)
+    assert ledger.reserve_send(key, "m3", NOW) is True
+    sent = MessageStatus(f"m-{profile_id}", profile_id, "birthday", "sent", "2026-03-01T12:00:00Z", None, "ses-1")
+    ledger.mark_sent(key, sent)
+    ledger.release_send(key)  # only a reservation is ever released, never a sent key
+    assert ledger.reserve_send(key, "m4", NOW) is False
+    queued = sent._replace(state="queued", provider_message_id=None)
+    assert ledger.put_message_status(queued, only_if_new=True) is False
+    assert ledger.get_message_status(sent.message_id) == sent
+    assert ledger.get_message_status("no-such-message") is None
+
+
+def test_a_threshold_is_claimed_once_and_published_once(stores, profile_id):
+    _, ledger = stores
+    assert ledger.claim_threshold("travel-offers", profile_id, NOW) == "claimed"
+    assert ledger.claim_threshold("travel-offers", profile_id, NOW) == "pending:2026-03-01T12:00:00Z"
+    ledger.mark_threshold_published("travel-offers", profile_id)
+    assert ledger.claim_threshold("travel-offers", profile_id, NOW) == "published"
