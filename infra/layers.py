@@ -5,7 +5,8 @@ Three layers, all plain folders that CDK zips as assets:
 - shared code: `layers/shared` as it is in the repository (python/closedloop -> /opt/python/closedloop);
 - dependencies: `pip install` of layers/requirements.txt for the Lambda's Python (3.13) and architecture (arm64),
   cached under .build/ by a hash of the requirements and the target platform, so a re-synth does not reinstall;
-- content: templates/ and config/ staged as content/ (-> /opt/content/templates, /opt/content/config).
+- content: templates/ and config/ staged as content/ (-> /opt/content/templates, /opt/content/config), checked
+  on the way (closedloop.content.check_content).
 
 boto3 and botocore are removed from the dependency layer: the runtime ships them, and a second copy would only
 add megabytes and cold-start time (aws-xray-sdk pulls botocore in transitively).
@@ -18,6 +19,9 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+from closedloop.content import check_content
+from closedloop.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / ".build" / "layers"
@@ -95,18 +99,37 @@ def build_dependencies(*, force: bool = False) -> Path:
     return layer
 
 
-def build_content() -> Path:
-    """Stage templates/ and config/ as content/ for the content layer (cheap: redone on every synth)."""
-    layer = BUILD / "content"
-    shutil.rmtree(layer, ignore_errors=True)
-    content = layer / "content"
+class ContentInvalid(Exception):
+    """templates/ or config/ would fail a send; the message is the checker's plain sentence."""
+
+
+def build_content(*, root: Path = ROOT) -> Path:
+    """Stage root's templates/ and config/ as content/ for the content layer, and check them (redone every synth).
+
+    The staged copy, exactly what ships, goes through closedloop.content.check_content: a typo in the config or a
+    rule naming a template that does not exist raises ContentInvalid, so `cdk synth` stops before the content can
+    reach a Lambda. Staged under root's own .build/, so checking a copy elsewhere leaves this repository alone;
+    a copy that fails the check is removed, never left where the layer is read from.
+    """
+    build = root / ".build" / "layers"
+    staging = build / "content.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    content = staging / "content"
     content.mkdir(parents=True)
     for name in CONTENT_SOURCES:
-        source = ROOT / name
+        source = root / name
         if source.is_dir():
             shutil.copytree(source, content / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         else:
             (content / name).mkdir()
+    try:
+        check_content(content)
+    except ConfigError as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise ContentInvalid(error.message) from error
+    layer = build / "content"
+    shutil.rmtree(layer, ignore_errors=True)
+    staging.rename(layer)
     return layer
 
 
@@ -116,11 +139,11 @@ def shared_code() -> Path:
 
 
 def main() -> None:
-    for label, path in (
-        ("dependencies", build_dependencies()),
-        ("content", build_content()),
-        ("shared", shared_code()),
-    ):
+    try:
+        built = (("dependencies", build_dependencies()), ("content", build_content()), ("shared", shared_code()))
+    except ContentInvalid as error:
+        raise SystemExit(f"content layer: {error}") from None
+    for label, path in built:
         print(f"{label:>12}: {path.relative_to(ROOT)}")
 
 

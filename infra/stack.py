@@ -7,12 +7,17 @@ all come from infra/wiring.py, the declaration the local runtime reads too.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from email.utils import getaddresses, parseaddr
+from pathlib import Path
 
 from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from closedloop.validation import has_line_break, is_email
+from infra import layers as layer_builds
 from infra import wiring
+from infra.constructs.alarm_topic import AlarmTopic
 from infra.constructs.bus import Bus
 from infra.constructs.data import Data
 from infra.constructs.functions import CONTENT_DIR, Functions, Layers
@@ -30,6 +35,7 @@ CONTEXT_PREFIX = "closedloop:"
 class DeploySettings:
     """What a deployer chooses, read from cdk.json context (keys prefixed "closedloop:")."""
 
+    # The From of every mail: a bare address or one with a display name, `closedloop <newsletter@example.com>`.
     sender: str = "newsletter@example.com"
     sender_domain: str | None = None
     configuration_set: str = "closedloop"
@@ -52,16 +58,41 @@ class DeploySettings:
         settings.validate()
         return settings
 
+    @property
+    def sender_address(self) -> str:
+        """The address part of the sender: what SES verifies and authorizes."""
+        return parseaddr(self.sender)[1]
+
     def validate(self) -> None:
-        local, _, domain = self.sender.partition("@")
-        if not local or "." not in domain or any(c in self.sender for c in "\r\n <>"):
-            raise ValueError(f"context {CONTEXT_PREFIX}sender must be a bare e-mail address, got {self.sender!r}")
-        if self.sender_domain and not self.sender.endswith("@" + self.sender_domain):
-            raise ValueError(f"{CONTEXT_PREFIX}sender {self.sender!r} is not an address of {self.sender_domain!r}")
+        refused = f"context {CONTEXT_PREFIX}sender must be an address, optionally with a display name"
+        # Any character str.splitlines() splits on would break the From header apart (the email package's rule).
+        if has_line_break(self.sender):
+            raise ValueError(f"{refused}, on one line; got {self.sender!r}")
+        address = self.sender_address
+        # parseaddr is lenient: it drops a second address or trailing text (getaddresses sees them) and accepts
+        # an unclosed bracket; the sender must be exactly the address or end with "<address>".
+        one_address = len(getaddresses([self.sender])) == 1
+        well_formed = self.sender == address or self.sender.endswith(f"<{address}>")
+        if not (one_address and well_formed and is_email(address)):
+            raise ValueError(f'{refused}, like "closedloop <newsletter@example.com>"; got {self.sender!r}')
+        domain = self.sender_domain
+        if domain and address.rpartition("@")[2].lower() != domain.lower():
+            raise ValueError(
+                f"{CONTEXT_PREFIX}sender {address!r} is not an address of {CONTEXT_PREFIX}senderDomain {domain!r}"
+            )
 
 
 class ClosedloopStack(Stack):
-    def __init__(self, scope: Construct, id: str, *, settings: DeploySettings | None = None, **kwargs) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        settings: DeploySettings | None = None,
+        content_root: Path = layer_builds.ROOT,
+        **kwargs,
+    ) -> None:
+        """`content_root` holds the templates/ and config/ the content layer ships (tests point it at a copy)."""
         super().__init__(scope, id, **kwargs)
         settings = settings or DeploySettings.from_context(self)
 
@@ -69,7 +100,7 @@ class ClosedloopStack(Stack):
         sending = Sending(
             self,
             "Sending",
-            sender=settings.sender,
+            sender_address=settings.sender_address,
             sender_domain=settings.sender_domain,
             configuration_set_name=settings.configuration_set,
         )
@@ -87,13 +118,14 @@ class ClosedloopStack(Stack):
         functions = Functions(
             self,
             "Functions",
-            layers=Layers(self, "Layers"),
+            layers=Layers(self, "Layers", content_root=content_root),
             environment={
                 **{table.env: data.tables[table.id].table_name for table in wiring.TABLES},
                 **{queue.env: sending.queues[queue.id].queue_url for queue in wiring.QUEUES},
                 **{secret.env: data.secrets[secret.id].secret_arn for secret in wiring.SECRETS},
-                **{api.url_env: apis[api.id].url for api in wiring.APIS},
+                **{api.url_env: apis[api.id].url for api in wiring.APIS if api.url_env},
                 wiring.BUS_ENV: bus.bus.event_bus_name,
+                # The whole From, display name included; SES authorizes the address part (sending.py).
                 wiring.SENDER_ENV: settings.sender,
                 wiring.CONFIGURATION_SET_ENV: sending.configuration_set.configuration_set_name,
                 wiring.CONTENT_DIR_ENV: CONTENT_DIR,
@@ -116,9 +148,11 @@ class ClosedloopStack(Stack):
             if spec.schedule:
                 scheduling.add(spec, function)
 
-        self.monitoring = Monitoring(
+        alarm_topic = AlarmTopic(self, "Alarms")
+        monitoring = Monitoring(
             self,
             "Monitoring",
+            alarm_topic=alarm_topic.topic,
             functions=functions.by_name,
             dead_letter_queues={
                 **sending.dead_letter_queues,
@@ -136,9 +170,16 @@ class ClosedloopStack(Stack):
             description="Secret holding the admin API key (JSON field api_key)",
         )
         CfnOutput(self, "configuration-set", value=sending.configuration_set.configuration_set_name)
+        CfnOutput(
+            self,
+            "alarm-topic",
+            value=alarm_topic.topic.topic_arn,
+            description="SNS topic every alarm notifies: subscribe your channel (e-mail, chat, pager) to it",
+        )
         # Exposed for tests and for stacks that build on this one.
         self.data, self.sending, self.bus, self.apis = data, sending, bus, apis
         self.functions, self.streams, self.scheduling = functions, streams, scheduling
+        self.alarm_topic, self.monitoring = alarm_topic, monitoring
 
     @staticmethod
     def _grant(spec: wiring.Function, function: lambda_.Function, *, data: Data, sending: Sending, bus: Bus) -> None:

@@ -97,12 +97,13 @@ SECRETS = (TRACKING_KEYS, API_KEY)
 class Api:
     id: str
     public: bool
-    # Variable through which a function learns the API's base URL (to build links that point at it).
-    url_env: str
+    # Variable through which a function learns the API's base URL (to build links that point at it); None: no
+    # function needs to.
+    url_env: str | None = None
 
 
 TRACKING_API = Api(id="tracking", public=True, url_env="TRACKING_BASE_URL")
-ADMIN_API = Api(id="admin", public=False, url_env="ADMIN_BASE_URL")
+ADMIN_API = Api(id="admin", public=False)
 APIS = (TRACKING_API, ADMIN_API)
 
 
@@ -171,12 +172,17 @@ class Function:
     secrets: tuple[Secret, ...] = ()
     publishes_events: bool = False
     sends_email: bool = False
-    # Which API base URLs the function needs (to render tracking links).
+    # Which API base URLs the function needs (to render tracking links); each must have a url_env.
     knows_urls: tuple[Api, ...] = ()
     memory_mb: int = 256
     timeout_s: int = 10
-    # Needs the templates and config content (the content layer).
+    # Reads templates/ or config/ (closedloop.services.config(), the renderer): gets the content layer.
     uses_content: bool = False
+
+    def __post_init__(self) -> None:
+        for api in self.knows_urls:
+            if api.url_env is None:
+                raise ValueError(f"{self.name} knows the {api.id} API's URL, but that API declares no url_env")
 
     @property
     def handler_module(self) -> str:
@@ -195,7 +201,7 @@ CLICK = Function(
     writes=(PROFILES, ACTIVITY),  # one transaction: the click and its effect on the profile
     sends_to=(ACTIVITY_QUEUE,),
     secrets=(TRACKING_KEYS,),
-    uses_content=True,
+    uses_content=True,  # config: activity retention and the we-miss-you period the click resets
     memory_mb=512,
     timeout_s=5,
 )
@@ -208,6 +214,7 @@ OPEN = Function(
     writes=(ACTIVITY,),
     sends_to=(ACTIVITY_QUEUE,),
     secrets=(TRACKING_KEYS,),
+    uses_content=True,  # config: activity retention (tracking.record_or_defer reads services.config())
     timeout_s=5,
 )
 UNSUBSCRIBE = Function(
@@ -229,14 +236,16 @@ ADMIN = Function(
         Route(ADMIN_API, "GET", "/v1/profiles/{profile_id}"),
         Route(ADMIN_API, "POST", "/v1/events"),
         Route(ADMIN_API, "POST", "/v1/messages"),
+        Route(ADMIN_API, "GET", "/v1/messages/{message_id}"),
     ),
-    reads=(PROFILES,),
-    writes=(PROFILES, ACTIVITY),
+    # The ledger: the status record of each message it accepts, read back by GET /v1/messages/{message_id}.
+    reads=(PROFILES, LEDGER),
+    writes=(PROFILES, ACTIVITY, LEDGER),
     sends_to=(SEND_QUEUE,),
     # The API key is checked in the function (constant time) so a missing and a wrong key both get 401, locally
-    # and in the cloud alike; see ARCHITECTURE.md "Admin API authentication".
+    # and in the cloud alike; see ARCHITECTURE.md "Admin authentication in the function".
     secrets=(API_KEY,),
-    uses_content=True,
+    uses_content=True,  # config (profile due dates, activity) and templates (POST /v1/messages renders a preview)
 )
 SENDER = Function(
     name="sender",
@@ -249,7 +258,7 @@ SENDER = Function(
     secrets=(TRACKING_KEYS,),
     sends_email=True,
     knows_urls=(TRACKING_API,),
-    uses_content=True,
+    uses_content=True,  # templates: it renders every mail
     memory_mb=512,
     timeout_s=30,
 )
@@ -260,7 +269,7 @@ ACTIVITY_RETRY = Function(
     queue_trigger=QueueTrigger(ACTIVITY_QUEUE, batch_size=10, max_concurrency=2),
     reads=(PROFILES,),  # the profile's existence check in the recording transaction
     writes=(PROFILES, ACTIVITY),
-    uses_content=True,
+    uses_content=True,  # config, as click and open
     timeout_s=30,
 )
 THRESHOLDS = Function(
@@ -271,7 +280,7 @@ THRESHOLDS = Function(
     reads=(LEDGER,),
     writes=(LEDGER,),
     publishes_events=True,
-    uses_content=True,
+    uses_content=True,  # config: the threshold rules
     timeout_s=30,
 )
 THRESHOLD_TRIGGER = Function(
@@ -279,8 +288,7 @@ THRESHOLD_TRIGGER = Function(
     folder="threshold_trigger",
     description="Turns a threshold.crossed domain event into a send request.",
     rule_trigger=RuleTrigger(id="threshold-crossed", detail_types=("threshold.crossed",)),
-    sends_to=(SEND_QUEUE,),
-    uses_content=True,
+    sends_to=(SEND_QUEUE,),  # the event carries the template: no content needed
 )
 BIRTHDAY = Function(
     name="birthday",
@@ -290,7 +298,7 @@ BIRTHDAY = Function(
     reads=(PROFILES,),
     writes=(PROFILES,),
     sends_to=(SEND_QUEUE,),
-    uses_content=True,
+    uses_content=True,  # config: the check's template and timing
     timeout_s=300,
 )
 WE_MISS_YOU = Function(
@@ -301,7 +309,7 @@ WE_MISS_YOU = Function(
     reads=(PROFILES,),
     writes=(PROFILES,),
     sends_to=(SEND_QUEUE,),
-    uses_content=True,
+    uses_content=True,  # config: the check's template and timing
     timeout_s=300,
 )
 

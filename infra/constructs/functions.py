@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from aws_cdk import AssetHashType, Duration
 from aws_cdk import aws_iam as iam
@@ -11,13 +12,14 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra import layers as layer_builds
-from infra import wiring
+from infra import metrics, wiring
 from infra.constructs.nag import acknowledge
 
 FUNCTIONS_DIR = layer_builds.ROOT / "functions"
 CONTENT_DIR = "/opt/content"
 RUNTIME = lambda_.Runtime.PYTHON_3_13
-SERVICE_ENV = {"POWERTOOLS_SERVICE_NAME": "closedloop", "POWERTOOLS_METRICS_NAMESPACE": "closedloop"}
+# The namespace and `service` dimension the business alarms and graphs expect (infra/metrics.py).
+SERVICE_ENV = {"POWERTOOLS_SERVICE_NAME": metrics.SERVICE, "POWERTOOLS_METRICS_NAMESPACE": metrics.NAMESPACE}
 
 # Every function: Python 3.13 on Graviton, JSON logs into its own log group, X-Ray active tracing.
 LAMBDA_DEFAULTS = dict(
@@ -33,9 +35,12 @@ LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 
 
 class Layers(Construct):
-    """Shared code (the closedloop package), third-party dependencies, and content (templates, config)."""
+    """Shared code (the closedloop package), third-party dependencies, and content (templates, config).
 
-    def __init__(self, scope: Construct, id: str) -> None:
+    The content is checked as it is staged: broken content stops synthesis with the checker's sentence.
+    """
+
+    def __init__(self, scope: Construct, id: str, *, content_root: Path = layer_builds.ROOT) -> None:
         super().__init__(scope, id)
         common = dict(compatible_runtimes=[RUNTIME], compatible_architectures=[lambda_.Architecture.ARM_64])
         self.shared = lambda_.LayerVersion(
@@ -61,7 +66,7 @@ class Layers(Construct):
             self,
             "Content",
             description="templates/ and config/ (/opt/content)",
-            code=lambda_.Code.from_asset(str(layer_builds.build_content())),
+            code=lambda_.Code.from_asset(str(layer_builds.build_content(root=content_root))),
             **common,
         )
 

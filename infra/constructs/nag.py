@@ -13,8 +13,8 @@ def acknowledge(construct: IConstruct, rule: str, reason: str) -> None:
     Validations.of(construct).acknowledge(Acknowledgment(id=rule, reason=reason))
 
 
-def arn_placeholder(resource: IConstruct, attribute: str = "Arn") -> str:
-    """How cdk-nag prints a resource's attribute inside a finding id: <LogicalId.Arn>."""
+def arn_placeholder(resource: IConstruct) -> str:
+    """How cdk-nag prints a resource's ARN inside a finding id: <LogicalId.Arn>."""
     stack = Stack.of(resource)
     logical_id = stack.resolve(stack.get_logical_id(resource.node.default_child))
-    return f"<{logical_id}.{attribute}>"
+    return f"<{logical_id}.Arn>"

@@ -24,7 +24,6 @@ class Scheduling(Construct):
     def __init__(self, scope: Construct, id: str) -> None:
         super().__init__(scope, id)
         self.dead_letters = dead_letter_queue(self, "dlq")
-        self.schedules: dict[str, scheduler.Schedule] = {}
 
     def add(self, spec: wiring.Function, function: lambda_.Function) -> scheduler.Schedule:
         """Invoke the function on its schedule, in its time zone."""
@@ -60,5 +59,4 @@ class Scheduling(Construct):
             "no other function.",
         )
         park_async_failures(function, self.dead_letters, max_event_age=MAX_EVENT_AGE)
-        self.schedules[trigger.name] = schedule
         return schedule

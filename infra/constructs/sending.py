@@ -35,7 +35,7 @@ class Sending(Construct):
         scope: Construct,
         id: str,
         *,
-        sender: str,
+        sender_address: str,
         configuration_set_name: str,
         sender_domain: str | None = None,
         queues: Sequence[wiring.Queue] = wiring.QUEUES,
@@ -61,16 +61,19 @@ class Sending(Construct):
             ),
             events=list(FEEDBACK_EVENTS),
         )
-        domain = sender_domain or sender.rpartition("@")[2]
+        domain = sender_domain or sender_address.rpartition("@")[2]
+        self.identity: ses.EmailIdentity | None = None
         if sender_domain:
             # Easy DKIM: the deployer publishes the three CNAME records CloudFormation reports.
             self.identity = ses.EmailIdentity(
                 self, "Identity", identity=ses.Identity.domain(sender_domain), configuration_set=self.configuration_set
             )
-        # SES authorizes a send against the verified identity: the address itself or its domain.
+        # SES authorizes a send against the verified identity: the address itself or its domain (never the display
+        # name, which is only part of the From header).
         stack = Stack.of(self)
         self.identity_arns = [
-            stack.format_arn(service="ses", resource="identity", resource_name=name) for name in (sender, domain)
+            stack.format_arn(service="ses", resource="identity", resource_name=name)
+            for name in (sender_address, domain)
         ]
         self.configuration_set_arn = stack.format_arn(
             service="ses", resource="configuration-set", resource_name=self.configuration_set.configuration_set_name

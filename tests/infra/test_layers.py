@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import re
+import shutil
 import tomllib
 from pathlib import Path
 
 import pytest
 
-from infra import layers
+from infra import app, layers
+from infra.app import build_app
+from tests.infra.conftest import cdk_json_context
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -75,6 +79,71 @@ def test_content_layer_lands_templates_and_config_under_content():
         source = ROOT / name
         expected = {p.relative_to(source) for p in source.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
         assert {p.relative_to(staged / name) for p in (staged / name).rglob("*") if p.is_file()} == expected
+
+
+# --- the content check at synth ----------------------------------------------------------------------------------
+
+TYPO = 'config/closedloop.toml: unknown key "inactive_dayz" in [we_miss_you]'
+
+
+def _content_copy(root: Path) -> Path:
+    """A copy of the shipped templates/ and config/ to break on purpose."""
+    for name in layers.CONTENT_SOURCES:
+        shutil.copytree(ROOT / name, root / name)
+    return root
+
+
+@pytest.fixture
+def content_with_a_typo(tmp_path: Path) -> Path:
+    root = _content_copy(tmp_path / "repo")
+    config = root / "config" / "closedloop.toml"
+    text = config.read_text()
+    assert "inactive_days = 60" in text
+    config.write_text(text.replace("inactive_days = 60", "inactive_dayz = 60"))
+    return root
+
+
+def test_the_shipped_content_passes_the_check():
+    staged = layers.build_content() / "content"
+    assert (staged / "config" / "closedloop.toml").is_file()
+
+
+def test_a_typo_in_the_config_fails_the_content_layer_build_with_a_plain_sentence(content_with_a_typo: Path):
+    with pytest.raises(layers.ContentInvalid) as failure:
+        layers.build_content(root=content_with_a_typo)
+    assert str(failure.value).startswith(TYPO)
+    # Nothing half-built is left where the layer is read from.
+    assert not (content_with_a_typo / ".build" / "layers" / "content").exists()
+    assert not (content_with_a_typo / ".build" / "layers" / "content.tmp").exists()
+
+
+def test_a_rule_naming_a_missing_template_fails_the_content_layer_build(tmp_path: Path):
+    root = _content_copy(tmp_path / "repo")
+    shutil.rmtree(root / "templates" / "travel-offers")
+    with pytest.raises(layers.ContentInvalid, match=r"templates/travel-offers/"):
+        layers.build_content(root=root)
+
+
+def test_a_copy_that_passes_is_staged_under_its_own_root(tmp_path: Path):
+    root = _content_copy(tmp_path / "repo")
+    assert layers.build_content(root=root) == root / ".build" / "layers" / "content"
+
+
+def test_a_typo_in_the_config_fails_the_app_synth(content_with_a_typo: Path, tmp_path: Path):
+    with pytest.raises(layers.ContentInvalid, match=re.escape(TYPO)):
+        build_app(context=cdk_json_context(), outdir=str(tmp_path / "cdk.out"), content_root=content_with_a_typo)
+
+
+def test_cdk_synth_stops_with_the_sentence_not_a_traceback(
+    content_with_a_typo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # Given the CLI entry point building the app from the broken copy
+    monkeypatch.setattr(app, "build_app", functools.partial(app.build_app, content_root=content_with_a_typo))
+
+    # When cdk.json's `python3 -m infra.app` runs it, then it exits with the checker's sentence as its message
+    with pytest.raises(SystemExit) as exit_:
+        app.main()
+    assert TYPO in str(exit_.value.code)
 
 
 def test_shared_layer_ships_the_closedloop_package_under_python():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from aws_cdk import App, assertions
 
@@ -13,7 +15,7 @@ from tests.infra.conftest import cdk_json_context
 Match = assertions.Match
 
 CUSTOM = {
-    "closedloop:sender": "news@mail.example.org",
+    "closedloop:sender": '"Example News" <news@mail.example.org>',
     "closedloop:senderDomain": "mail.example.org",
     "closedloop:configurationSet": "closedloop-prod",
     "closedloop:trackingDomain": "t.example.org",
@@ -51,6 +53,33 @@ def test_a_tracking_domain_is_mapped_and_used_for_links(custom):
     )
 
 
+def test_mail_is_sent_from_the_whole_from_value_display_name_included(custom):
+    custom.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Description": wiring.SENDER.description,
+            "Environment": {
+                "Variables": Match.object_like({"SENDER_ADDRESS": '"Example News" <news@mail.example.org>'})
+            },
+        },
+    )
+
+
+def test_ses_permissions_name_the_address_never_the_display_name(custom):
+    (statement,) = [
+        statement
+        for policy in custom.find_resources("AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if statement["Action"] == ["ses:SendEmail", "ses:SendRawEmail"]
+    ]
+    identities = [
+        "".join(part for part in resource["Fn::Join"][1] if isinstance(part, str)).rpartition(":identity/")[2]
+        for resource in statement["Resource"]
+        if ":identity/" in json.dumps(resource)
+    ]
+    assert identities == ["news@mail.example.org", "mail.example.org"]
+
+
 def test_the_sender_may_send_from_its_domain_identity(custom):
     custom.has_resource_properties(
         "AWS::IAM::Policy",
@@ -84,18 +113,59 @@ def test_defaults_apply_without_context():
     settings = DeploySettings.from_context(App())
     assert settings == DeploySettings()
     assert settings.sender == "newsletter@example.com"
+    assert settings.sender_address == "newsletter@example.com"
     assert settings.configuration_set == "closedloop"
 
 
 @pytest.mark.parametrize(
-    "context",
+    "sender",
     [
-        {"closedloop:sender": "Newsletter <news@example.org>"},
-        {"closedloop:sender": "news@example.org\r\nBcc: x@example.org"},
-        {"closedloop:sender": "not-an-address"},
-        {"closedloop:sender": "news@example.org", "closedloop:senderDomain": "example.com"},
+        "newsletter@example.com",
+        '"closedloop" <newsletter@example.com>',
+        "closedloop <newsletter@example.com>",
+        '"closedloop, the shop" <newsletter@example.com>',
+        "Ünïcode Läden <newsletter@example.com>",
     ],
 )
-def test_an_unusable_sender_is_refused_before_anything_is_built(context):
+def test_a_sender_may_carry_a_display_name(sender):
+    settings = DeploySettings.from_context(
+        App(context={"closedloop:sender": sender, "closedloop:senderDomain": "example.com"})
+    )
+    assert settings.sender == sender
+    assert settings.sender_address == "newsletter@example.com"
+
+
+def test_the_sender_domain_is_compared_with_the_address_not_the_display_name():
+    context = {"closedloop:sender": "example.com <news@example.org>", "closedloop:senderDomain": "example.com"}
+    with pytest.raises(ValueError, match="'news@example.org' is not an address of closedloop:senderDomain"):
+        DeploySettings.from_context(App(context=context))
+
+
+@pytest.mark.parametrize(
+    "sender",
+    [
+        "news@example.org\r\nBcc: x@example.org",
+        "closedloop\n <news@example.org>",
+        "closed\u2028loop <news@example.org>",  # a line separator: str.splitlines() splits on it
+        "closed\x85loop <news@example.org>",  # NEL, likewise
+        "closed\x0bloop <news@example.org>",  # vertical tab, likewise
+        "not-an-address",
+        "closedloop",
+        "closedloop <>",
+        "closedloop news@example.org",
+        "closedloop <news@example.org",
+        "closedloop <news@example.org> trailing",
+        "news@example.org, other@example.org",
+        "a <news@example.org>, b <news@example.org>",
+        "closedloop <news@localhost>",
+    ],
+)
+def test_an_unusable_sender_is_refused_before_anything_is_built(sender):
     with pytest.raises(ValueError, match="closedloop:sender"):
+        DeploySettings.from_context(App(context={"closedloop:sender": sender}))
+
+
+def test_a_sender_outside_the_sender_domain_is_refused():
+    context = {"closedloop:sender": "news@example.org", "closedloop:senderDomain": "example.com"}
+    with pytest.raises(ValueError, match="closedloop:sender 'news@example.org' is not an address of"):
         DeploySettings.from_context(App(context=context))

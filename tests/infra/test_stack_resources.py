@@ -86,7 +86,7 @@ def test_resource_variables_point_at_the_resources_they_name(synthesized, resour
         **{t.env: stack.data.tables[t.id] for t in wiring.TABLES},
         **{q.env: stack.sending.queues[q.id] for q in wiring.QUEUES},
         **{s.env: stack.data.secrets[s.id] for s in wiring.SECRETS},
-        **{a.url_env: stack.apis[a.id].api for a in wiring.APIS},
+        **{a.url_env: stack.apis[a.id].api for a in wiring.APIS if a.url_env},
         wiring.BUS_ENV: stack.bus.bus,
     }
     for name in wiring.environment_names(spec):
@@ -99,6 +99,32 @@ def test_only_content_users_get_the_content_layer(synthesized, resources, spec):
     layers = {layer["Ref"] for layer in _props(resources, _function_id(synthesized, spec))["Layers"]}
     assert len(layers) == (3 if spec.uses_content else 2)
     assert (content in layers) == spec.uses_content
+
+
+def test_exactly_the_functions_that_read_templates_or_config_use_content():
+    # open reads config too (tracking.record_or_defer gets services.config()); threshold-trigger's event carries
+    # the template name and unsubscribe's pages are built in code.
+    assert {f.name for f in wiring.FUNCTIONS if f.uses_content} == {
+        "click",
+        "open",
+        "admin-api",
+        "sender",
+        "activity-retry",
+        "thresholds",
+        "birthday",
+        "we-miss-you",
+    }
+
+
+def test_no_function_is_told_the_admin_api_url(resources):
+    for props in _of_type(resources, "AWS::Lambda::Function").values():
+        assert "ADMIN_BASE_URL" not in props["Environment"]["Variables"]
+    assert wiring.ADMIN_API.url_env is None
+
+
+def test_a_function_cannot_know_the_url_of_an_api_without_a_url_variable():
+    with pytest.raises(ValueError, match="admin API's URL"):
+        wiring.Function(name="x", folder="x", description="x", knows_urls=(wiring.ADMIN_API,))
 
 
 def test_layers_are_built_for_python313_on_arm64(template):
@@ -144,6 +170,36 @@ def test_functions_that_record_activity_may_condition_check_profiles(synthesized
     assert {"dynamodb:ConditionCheckItem", "dynamodb:UpdateItem"} <= allowed or (
         spec is wiring.OPEN and "dynamodb:ConditionCheckItem" in allowed
     )
+
+
+def _table_actions(synthesized, resources, spec: wiring.Function, table: wiring.Table) -> set[str]:
+    """The DynamoDB actions the function's role allows on the table."""
+    role = synthesized.stack.functions.by_name[spec.name].role
+    policy = synthesized.logical_id(role.node.find_child("DefaultPolicy"))
+    table_id = synthesized.logical_id(synthesized.stack.data.tables[table.id])
+    return {
+        action
+        for statement in _props(resources, policy)["PolicyDocument"]["Statement"]
+        if table_id in _refs(statement["Resource"])
+        for action in (statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])
+    }
+
+
+def test_the_admin_function_reads_and_writes_message_status_records_in_the_ledger(synthesized, resources):
+    allowed = _table_actions(synthesized, resources, wiring.ADMIN, wiring.LEDGER)
+    assert {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"} <= allowed
+    variables = _props(resources, _function_id(synthesized, wiring.ADMIN))["Environment"]["Variables"]
+    assert _refs(variables["LEDGER_TABLE"]) == {synthesized.logical_id(synthesized.stack.data.tables["ledger"])}
+
+
+def test_the_admin_api_answers_a_message_status_by_id(synthesized, resources):
+    api_id = synthesized.logical_id(synthesized.stack.apis[wiring.ADMIN_API.id].api)
+    routes = {
+        props["RouteKey"]
+        for props in _of_type(resources, "AWS::ApiGatewayV2::Route").values()
+        if props["ApiId"] == {"Ref": api_id}
+    }
+    assert "GET /v1/messages/{message_id}" in routes
 
 
 def test_only_the_sender_may_send_email_and_never_on_a_wildcard(resources):
@@ -391,7 +447,7 @@ def test_the_sender_links_point_at_the_tracking_api(synthesized, resources):
     }
 
 
-# --- SES, monitoring ------------------------------------------------------------------------------------------
+# --- SES ------------------------------------------------------------------------------------------------------
 
 
 def test_mail_goes_through_the_configured_configuration_set(template):
@@ -400,12 +456,3 @@ def test_mail_goes_through_the_configured_configuration_set(template):
         "AWS::SES::ConfigurationSetEventDestination",
         {"EventDestination": Match.object_like({"MatchingEventTypes": Match.array_with(["bounce", "complaint"])})},
     )
-
-
-def test_every_dead_letter_queue_and_function_has_an_alarm(resources):
-    alarms = _of_type(resources, "AWS::CloudWatch::Alarm").values()
-    dlq_alarms = [a for a in alarms if a["MetricName"] == "ApproximateNumberOfMessagesVisible"]
-    error_alarms = [a for a in alarms if a["MetricName"] == "Errors"]
-    dlqs = [key for key, props in _of_type(resources, "AWS::SQS::Queue").items() if "RedrivePolicy" not in props]
-    assert len(dlq_alarms) == len(dlqs)
-    assert len(error_alarms) == len(wiring.FUNCTIONS)

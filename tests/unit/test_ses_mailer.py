@@ -25,7 +25,14 @@ def mailer(now):
 
 def test_an_accepted_mail_returns_the_providers_message_id(mailer):
     ses, stubber = mailer
-    stubber.add_response("send_email", {"MessageId": "ses-1"})
+    expected = {
+        "FromEmailAddress": "news@example.com",  # the display name travels in the raw From header
+        "Destination": {"ToAddresses": ["ada@example.com"]},
+        "Content": {"Raw": {"Data": RAW}},
+        "EmailTags": [{"Name": "template", "Value": "birthday"}],
+        "ConfigurationSetName": "closedloop",
+    }
+    stubber.add_response("send_email", {"MessageId": "ses-1"}, expected)
     assert ses.send(MAIL, RAW) == "ses-1"
 
 

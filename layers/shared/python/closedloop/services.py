@@ -94,8 +94,16 @@ def _secret(name: str, force_fetch: bool = False) -> dict:
     return parameters.get_secret(name, transform="json", max_age=SECRET_MAX_AGE, force_fetch=force_fetch)
 
 
+_signer: tuple[dict, TokenSigner] | None = None
+
+
 def signer(force_fetch: bool = False) -> TokenSigner:
-    return TokenSigner(TrackingKeys.from_secret(_secret(settings().tracking_keys_secret, force_fetch)))
+    """The signer for the current tracking keys; rebuilt only when the secret's value is a new one."""
+    global _signer
+    secret = _secret(settings().tracking_keys_secret, force_fetch)
+    if _signer is None or _signer[0] is not secret:
+        _signer = (secret, TokenSigner(TrackingKeys.from_secret(secret)))
+    return _signer[1]
 
 
 def verified(check: Callable[[TokenSigner], T]) -> T:
@@ -163,5 +171,5 @@ def reset() -> None:
     load_config.cache_clear()
     parameters.clear_caches()
     use_clock(SystemClock())
-    global _last_key_refresh
-    _last_key_refresh = float("-inf")
+    global _last_key_refresh, _signer
+    _last_key_refresh, _signer = float("-inf"), None

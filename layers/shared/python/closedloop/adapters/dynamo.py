@@ -13,9 +13,10 @@ from collections.abc import Iterator
 from datetime import datetime
 from functools import cached_property, lru_cache
 
+from botocore.exceptions import ClientError
 from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.connection import Connection
-from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
@@ -77,24 +78,6 @@ def profile_model(table: str) -> type[Model]:
 
 
 @lru_cache(maxsize=4)
-def activity_model(table: str) -> type[Model]:
-    class ActivityModel(Model):
-        class Meta:
-            table_name = table
-
-        profile_id = UnicodeAttribute(hash_key=True)
-        # <kind>#<activity_id>: the business key that makes recording idempotent. Time is an attribute, not part
-        # of the key, so a retry at another moment (a pixel loaded again, an event re-sent) finds the record.
-        sk = UnicodeAttribute(range_key=True)
-        kind = UnicodeAttribute()
-        occurred_at = UnicodeAttribute(null=True)
-        details = UnicodeAttribute(null=True)  # JSON
-        expires_at = NumberAttribute(null=True)
-
-    return ActivityModel
-
-
-@lru_cache(maxsize=4)
 def ledger_model(table: str) -> type[Model]:
     class LedgerModel(Model):
         class Meta:
@@ -133,7 +116,7 @@ def _plain(value: object) -> dict:
 
 def forget_models() -> None:
     """Drop the model classes: each holds its pynamodb connection, and with it an endpoint (tests, local runtime)."""
-    for factory in (profile_model, activity_model, ledger_model):
+    for factory in (profile_model, ledger_model):
         factory.cache_clear()
 
 
@@ -145,10 +128,6 @@ class DynamoProfileStore:
     @cached_property
     def _m(self) -> type[Model]:
         return profile_model(self._settings.profiles_table)
-
-    @cached_property
-    def _activity(self) -> type[Model]:
-        return activity_model(self._settings.activity_table)
 
     def save(self, change: ProfileChange, now: datetime, expected_version: int | None) -> tuple[Profile, bool]:
         m = self._m
@@ -197,57 +176,77 @@ class DynamoProfileStore:
             return None
 
     def record_activity(self, activity: Activity, idle_due: str | None, expires_at: int) -> bool:
-        m = self._m
-        record = self._activity(
-            activity.profile_id,
-            f"{activity.kind}#{activity.activity_id}",
-            kind=activity.kind,
-            occurred_at=isoformat(activity.occurred_at),
-            details=json.dumps(activity.details, separators=(",", ":")),
-            expires_at=expires_at,
-        )
-        increments = [m.interests[name].add(amount) for name, amount in activity.increments.items()]
+        """One TransactWriteItems: the activity (put if new) and its effect on the profile.
+
+        Written with the low-level client rather than pynamodb models: this is the click path, and building the
+        transaction through models cost more than all the rest of a warm click (see README "Performance").
+        """
         occurred = isoformat(activity.occurred_at)
-        exists = m.profile_id.exists()
+        put = {
+            "Put": {
+                "TableName": self._settings.activity_table,
+                "Item": {
+                    "profile_id": {"S": activity.profile_id},
+                    # <kind>#<activity_id>: the business key that makes recording idempotent.
+                    "sk": {"S": f"{activity.kind}#{activity.activity_id}"},
+                    "kind": {"S": activity.kind},
+                    "occurred_at": {"S": occurred},
+                    "details": {"S": json.dumps(activity.details, separators=(",", ":"))},
+                    "expires_at": {"N": str(expires_at)},
+                },
+                "ConditionExpression": "attribute_not_exists(sk)",
+            }
+        }
+        names = {f"#c{n}": counter for n, counter in enumerate(activity.increments)}
+        values = {f":c{n}": {"N": str(amount)} for n, amount in enumerate(activity.increments.values())}
+        adds = ", ".join(f"interests.#c{n} :c{n}" for n in range(len(names)))
         attempts = []
         if activity.moves_last_activity and idle_due:
             # last_activity_at only moves forward (a retried older click must not rewind it), and only a subscribed
             # profile re-enters the inactivity index (we-miss-you is for people who still want mail). The usual
             # case succeeds at the first attempt; each fallback keeps what still holds.
-            newer = exists & (m.last_activity_at.does_not_exist() | (m.last_activity_at <= occurred))
-            last = [m.last_activity_at.set(occurred)]
-            idle = [m.idle_due_at.set(idle_due), m.idle_shard.set(shard_of(activity.profile_id, "idle"))]
-            attempts += [(increments + last + idle, newer & (m.status == "subscribed")), (increments + last, newer)]
-        attempts.append((increments, exists))
-        for actions, condition in attempts:
+            values |= {
+                ":occurred": {"S": occurred},
+                ":idle": {"S": idle_due},
+                ":shard": {"S": shard_of(activity.profile_id, "idle")},
+                ":subscribed": {"S": "subscribed"},
+            }
+            newer = (
+                "attribute_exists(profile_id)"
+                " AND (attribute_not_exists(last_activity_at) OR last_activity_at <= :occurred)"
+            )
+            moved = "SET last_activity_at = :occurred, idle_due_at = :idle, idle_shard = :shard"
+            attempts += [
+                (moved, f"{newer} AND #status = :subscribed", {"#status": "status"}),
+                ("SET last_activity_at = :occurred", newer, {}),
+            ]
+        attempts.append(("", "attribute_exists(profile_id)", {}))
+        for sets, condition, extra_names in attempts:
+            expression = " ".join(part for part in (f"ADD {adds}" if adds else "", sets) if part)
+            effect = {"TableName": self._settings.profiles_table, "Key": {"profile_id": {"S": activity.profile_id}}}
+            effect["ConditionExpression"] = condition
+            used_values = {k: v for k, v in values.items() if k in expression or k in condition}
+            used_names = {**{k: v for k, v in names.items() if k in expression}, **extra_names}
+            if used_names:
+                effect["ExpressionAttributeNames"] = used_names
+            if used_values:
+                effect["ExpressionAttributeValues"] = used_values
+            if expression:
+                effect["UpdateExpression"] = expression
             try:
-                self._transact(record, activity.profile_id, actions, condition)
+                self._connection.client.transact_write_items(
+                    TransactItems=[put, {"Update" if expression else "ConditionCheck": effect}]
+                )
                 return True
-            except TransactWriteError as error:
-                activity_failed, profile_failed = self._failed_items(error, profile_is_check=not actions)
-                if activity_failed:
+            except ClientError as error:
+                reasons = [r.get("Code") for r in error.response.get("CancellationReasons") or []]
+                if len(reasons) != 2:
+                    raise
+                if reasons[0] == "ConditionalCheckFailed":
                     return False  # this activity was recorded before
-                if not profile_failed:
+                if reasons[1] != "ConditionalCheckFailed":
                     raise
         raise ProfileNotFound(f"profile {activity.profile_id} does not exist")
-
-    def _transact(self, record: Model, profile_id: str, actions: list, condition) -> None:
-        with TransactWrite(connection=self._connection) as transaction:
-            transaction.save(record, condition=self._activity.sk.does_not_exist())
-            if actions:
-                transaction.update(self._m(profile_id), actions=actions, condition=condition)
-            else:
-                transaction.condition_check(self._m, profile_id, condition=condition)
-
-    @staticmethod
-    def _failed_items(error: TransactWriteError, profile_is_check: bool) -> tuple[bool, bool]:
-        """Which of (activity, profile) failed its condition. pynamodb sends condition checks before puts and
-        puts before updates, and the cancellation reasons follow that order."""
-        codes = [getattr(reason, "code", None) for reason in (error.cancellation_reasons or [])]
-        if len(codes) != 2:
-            return False, False
-        activity, profile = (codes[1], codes[0]) if profile_is_check else (codes[0], codes[1])
-        return activity == "ConditionalCheckFailed", profile == "ConditionalCheckFailed"
 
     def due(self, index: str, now_key: str) -> Iterator[DueEntry]:
         shard_attr, due_attr, index_name = _DUE[index]

@@ -9,6 +9,7 @@ Kept apart from the other AWS adapters so the click path never imports the email
 
 from __future__ import annotations
 
+from email.utils import parseaddr
 from functools import cached_property
 
 import boto3
@@ -32,7 +33,8 @@ class SesMailer:
 
     def send(self, mail: OutgoingMail, raw: bytes) -> str:
         request = {
-            "FromEmailAddress": mail.sender,
+            # The address only: the display name travels in the raw message's From header, encoded there.
+            "FromEmailAddress": parseaddr(mail.sender)[1],
             "Destination": {"ToAddresses": [mail.to]},
             "Content": {"Raw": {"Data": raw}},
             "EmailTags": [{"Name": name, "Value": value} for name, value in mail.tags.items()],
