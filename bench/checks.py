@@ -11,7 +11,8 @@ from bench.counting import counting
 from bench.world import context, embedded_aws
 from closedloop import services
 from closedloop.clock import isoformat
-from closedloop.profiles import ProfileWrite, birthday_due_at, idle_due_at, shard_of
+from closedloop.due import idle_due_at, shard_of
+from closedloop.profiles import ProfileWrite, birthday_due_at
 from closedloop.schedules import now_key
 from closedloop_local import lambdas
 from infra import wiring

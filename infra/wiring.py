@@ -43,7 +43,7 @@ PROFILES = Table(
     stream="NEW_AND_OLD_IMAGES",
     indexes=(
         # Sparse, write-sharded "due" indexes: only profiles that can be due carry the attributes, spread over
-        # closedloop.profiles.DUE_SHARDS partitions; a check queries each shard for sort key <= now.
+        # closedloop.due.DUE_SHARDS partitions; a check queries each shard for sort key <= now.
         Index(name="birthday_due", partition_key="bday_shard", sort_key="bday_due_at"),
         Index(name="idle_due", partition_key="idle_shard", sort_key="idle_due_at"),
     ),
@@ -272,9 +272,9 @@ ACTIVITY_RETRY = Function(
     uses_content=True,  # config, as click and open
     timeout_s=30,
 )
-THRESHOLDS = Function(
-    name="thresholds",
-    folder="thresholds",
+THRESHOLD_CROSSINGS = Function(
+    name="threshold-crossings",
+    folder="threshold_crossings",
     description="Profiles stream: fires threshold.crossed once per profile and rule.",
     stream_trigger=StreamTrigger(PROFILES),
     reads=(LEDGER,),
@@ -283,9 +283,9 @@ THRESHOLDS = Function(
     uses_content=True,  # config: the threshold rules
     timeout_s=30,
 )
-THRESHOLD_TRIGGER = Function(
-    name="threshold-trigger",
-    folder="threshold_trigger",
+THRESHOLD_FOLLOW_UP = Function(
+    name="threshold-follow-up",
+    folder="threshold_follow_up",
     description="Turns a threshold.crossed domain event into a send request.",
     rule_trigger=RuleTrigger(id="threshold-crossed", detail_types=("threshold.crossed",)),
     sends_to=(SEND_QUEUE,),  # the event carries the template: no content needed
@@ -320,8 +320,8 @@ FUNCTIONS = (
     ADMIN,
     SENDER,
     ACTIVITY_RETRY,
-    THRESHOLDS,
-    THRESHOLD_TRIGGER,
+    THRESHOLD_CROSSINGS,
+    THRESHOLD_FOLLOW_UP,
     BIRTHDAY,
     WE_MISS_YOU,
 )

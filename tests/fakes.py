@@ -17,6 +17,8 @@ from closedloop.profiles import Profile, ProfileChange
 
 
 class FakeProfiles:
+    """A ProfileStore and the ActivityLog of the same profiles."""
+
     def __init__(self) -> None:
         self.items: dict[str, dict] = {}
         self.activities: set[str] = set()
@@ -156,12 +158,16 @@ class FakeLedger:
     def mark_threshold_published(self, rule_id: str, profile_id: str) -> None:
         self.items[f"threshold#{rule_id}#{profile_id}"]["state"] = "published"
 
-    def put_link_set(self, link_set: str, links: list[Link]) -> None:
-        self._put_new(f"links#{link_set}", {"links": list(links)})
 
-    def get_link_set(self, link_set: str) -> list[Link] | None:
-        item = self.items.get(f"links#{link_set}")
-        return item["links"] if item else None
+class FakeLinkSets:
+    def __init__(self) -> None:
+        self.items: dict[str, list[Link]] = {}
+
+    def put(self, link_set: str, links: list[Link]) -> None:
+        self.items.setdefault(link_set, list(links))
+
+    def get(self, link_set: str) -> list[Link] | None:
+        return self.items.get(link_set)
 
 
 class FakeMailer:

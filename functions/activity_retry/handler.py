@@ -5,7 +5,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from closedloop import services, tracking
 from closedloop.errors import ProfileNotFound
 from closedloop.observability import logger, observed
-from closedloop.ports import Activity
+from closedloop.values import Activity
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
@@ -13,7 +13,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 def record_one(record) -> None:
     activity = Activity.from_dict(record.json_body)
     try:
-        tracking.record(activity, services.profiles(), services.config())
+        tracking.record(activity, services.activity_log(), services.config())
     except ProfileNotFound:
         logger.info("activity for a deleted profile dropped", extra={"profile_id": activity.profile_id})
 

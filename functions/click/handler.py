@@ -9,15 +9,17 @@ from closedloop.observability import logger, metrics, observed
 @observed(traced=False)
 def handler(event: dict, context) -> dict:
     text = path_parameter(event, "token")
-    ledger = services.ledger()
+    link_sets = services.link_sets()
     try:
-        click = services.verified(lambda signer: tracking.resolve_click(text, signer, ledger))
+        click = services.verified(lambda signer: tracking.resolve_click(text, signer, link_sets))
     except InvalidToken as error:
         logger.info("refused click token", extra={"reason": error.message})
         metrics.add_metric(name="InvalidTokens", unit="Count", value=1)
         return not_found()
     activity = tracking.click_activity(click, services.clock().now())
-    recording = tracking.record_or_defer(activity, services.profiles(), services.config(), services.activity_queue())
+    recording = tracking.record_or_defer(
+        activity, services.activity_log(), services.config(), services.activity_queue()
+    )
     tracking.log_recording(logger, "click", activity, recording)
     metrics.add_metric(name=f"Clicks_{recording.outcome}", unit="Count", value=1)
     return redirect(click.link.url)

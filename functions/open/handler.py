@@ -14,7 +14,9 @@ def handler(event: dict, context) -> dict:
     except InvalidToken:
         return not_found()
     activity = tracking.open_activity(token, services.clock().now())
-    recording = tracking.record_or_defer(activity, services.profiles(), services.config(), services.activity_queue())
+    recording = tracking.record_or_defer(
+        activity, services.activity_log(), services.config(), services.activity_queue()
+    )
     tracking.log_recording(logger, "open", activity, recording)
     metrics.add_metric(name=f"Opens_{recording.outcome}", unit="Count", value=1)
     return pixel()

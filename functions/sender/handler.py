@@ -16,6 +16,7 @@ def send_one(record) -> str:
         request,
         profiles=services.profiles(),
         ledger=services.ledger(),
+        link_sets=services.link_sets(),
         renderer=services.renderer(),
         mailer=services.mailer(),
         queue=services.send_queue(),

@@ -102,7 +102,7 @@ def test_only_content_users_get_the_content_layer(synthesized, resources, spec):
 
 
 def test_exactly_the_functions_that_read_templates_or_config_use_content():
-    # open reads config too (tracking.record_or_defer gets services.config()); threshold-trigger's event carries
+    # open reads config too (tracking.record_or_defer gets services.config()); threshold-follow-up's event carries
     # the template name and unsubscribe's pages are built in code.
     assert {f.name for f in wiring.FUNCTIONS if f.uses_content} == {
         "click",
@@ -110,7 +110,7 @@ def test_exactly_the_functions_that_read_templates_or_config_use_content():
         "admin-api",
         "sender",
         "activity-retry",
-        "thresholds",
+        "threshold-crossings",
         "birthday",
         "we-miss-you",
     }
@@ -354,12 +354,12 @@ def test_each_rule_delivers_its_detail_types_to_its_function_with_a_dlq(synthesi
     )
 
 
-def test_the_threshold_trigger_listens_for_threshold_crossed(synthesized, template):
+def test_the_threshold_follow_up_listens_for_threshold_crossed(synthesized, template):
     rules = template.find_resources("AWS::Events::Rule")
     (rule,) = rules.values()
     assert rule["Properties"]["EventPattern"]["detail-type"] == ["threshold.crossed"]
     assert rule["Properties"]["Targets"][0]["Arn"] == {
-        "Fn::GetAtt": [_function_id(synthesized, wiring.THRESHOLD_TRIGGER), "Arn"]
+        "Fn::GetAtt": [_function_id(synthesized, wiring.THRESHOLD_FOLLOW_UP), "Arn"]
     }
 
 

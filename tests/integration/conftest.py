@@ -46,7 +46,7 @@ def moto_endpoint():
 
 @pytest.fixture(scope="session")
 def profile_stream(moto_endpoint):
-    reader = StreamReader(wiring.THRESHOLDS.stream_trigger, aws.REGION)
+    reader = StreamReader(wiring.THRESHOLD_CROSSINGS.stream_trigger, aws.REGION)
     reader.start()
     return reader
 
@@ -225,7 +225,7 @@ def tracked_links(mail: dict) -> list[str]:
 def deliver_profile_changes(reader: StreamReader) -> dict:
     """Hand the profiles stream's new records to the thresholds function, as its event source mapping would."""
     records = reader.poll()
-    return invoke(wiring.THRESHOLDS, {"Records": records}) if records else {"batchItemFailures": []}
+    return invoke(wiring.THRESHOLD_CROSSINGS, {"Records": records}) if records else {"batchItemFailures": []}
 
 
 def drain_sends(resources) -> dict:

@@ -7,7 +7,8 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-from closedloop.adapters.dynamo import DynamoLedger, DynamoProfileStore
+from closedloop.adapters.activity import DynamoActivityLog
+from closedloop.adapters.dynamo import DynamoLedger
 from infra import wiring
 from tests.integration.conftest import (
     admin,
@@ -32,7 +33,7 @@ def newsletter_links(resources, profile_id) -> dict[str, str]:
 
 def deliver_bus_events(resources) -> None:
     for event in tap_events(resources):
-        invoke(wiring.THRESHOLD_TRIGGER, event)
+        invoke(wiring.THRESHOLD_FOLLOW_UP, event)
 
 
 def test_a_click_redirects_to_the_target_and_counts_the_interest(resources, profile_id, clock):
@@ -69,8 +70,8 @@ def test_three_clicks_cross_the_threshold_and_the_follow_up_is_sent_once(resourc
         tracking(wiring.CLICK, "GET", links["cars"])
         clock.advance(minutes=1)
     records = profile_stream.poll()
-    assert invoke(wiring.THRESHOLDS, {"Records": records}) == {"batchItemFailures": []}
-    invoke(wiring.THRESHOLDS, {"Records": records})  # a redelivered stream batch fires nothing more
+    assert invoke(wiring.THRESHOLD_CROSSINGS, {"Records": records}) == {"batchItemFailures": []}
+    invoke(wiring.THRESHOLD_CROSSINGS, {"Records": records})  # a redelivered stream batch fires nothing more
     deliver_bus_events(resources)
     deliver_bus_events(resources)  # an EventBridge redelivery changes nothing
     drain_sends(resources)
@@ -85,7 +86,7 @@ def test_a_click_whose_recording_fails_still_redirects_and_is_recorded_by_the_re
         raise ConnectionError("DynamoDB unreachable")
 
     with monkeypatch.context() as patch:
-        patch.setattr(DynamoProfileStore, "record_activity", outage)
+        patch.setattr(DynamoActivityLog, "record_activity", outage)
         response = tracking(wiring.CLICK, "GET", links["travel"])
     assert response["statusCode"] == 302
     assert admin("GET", f"/v1/profiles/{profile_id}")[1]["interests"] == {}
@@ -176,5 +177,5 @@ def test_concurrent_clicks_count_exactly_and_cross_the_threshold_once(resources,
         answers = list(pool.map(lambda _: tracking(wiring.CLICK, "GET", links["travel"])["statusCode"], range(24)))
     assert answers == [302] * 24
     assert admin("GET", f"/v1/profiles/{profile_id}")[1]["interests"] == {"travel": 24}
-    invoke(wiring.THRESHOLDS, {"Records": profile_stream.poll()})
+    invoke(wiring.THRESHOLD_CROSSINGS, {"Records": profile_stream.poll()})
     assert [event["detail"]["rule_id"] for event in tap_events(resources)] == ["travel-offers"]

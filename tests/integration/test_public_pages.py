@@ -7,7 +7,7 @@ import boto3
 import pytest
 
 from closedloop import observability, services
-from closedloop.adapters.dynamo import DynamoProfileStore
+from closedloop.adapters.activity import DynamoActivityLog
 from closedloop.tokens import ClickToken, TokenSigner, TrackingKeys
 from infra import wiring
 from tests.integration.conftest import admin, drain_sends, mails_to, put_profile, tracked_links, tracking
@@ -98,7 +98,7 @@ def test_a_deferred_click_is_logged_with_its_cause_and_without_the_address(resou
     def outage(*args, **kwargs):
         raise ConnectionResetError("connection reset by peer")
 
-    monkeypatch.setattr(DynamoProfileStore, "record_activity", outage)
+    monkeypatch.setattr(DynamoActivityLog, "record_activity", outage)
     records = Records()
     logging.getLogger(observability.logger.name).addHandler(records)
     try:

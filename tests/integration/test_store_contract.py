@@ -5,25 +5,34 @@ fails here, so the fakes the unit tests trust cannot drift from what runs in the
 """
 
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 import pytest
 
 from closedloop import services
 from closedloop.errors import ConcurrentUpdate, ProfileNotFound
-from closedloop.ports import Activity, MessageStatus
+from closedloop.ports import Activity, Link, MessageStatus
 from closedloop.profiles import ProfileChange
 from closedloop.schedules import now_key
-from tests.fakes import FakeLedger, FakeProfiles
+from tests.fakes import FakeLedger, FakeLinkSets, FakeProfiles
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 LATER = "9999-12-31T00:00:00Z"
 
 
+class Stores(NamedTuple):
+    profiles: object
+    ledger: object
+    activity: object
+    link_sets: object
+
+
 @pytest.fixture(params=["fake", "dynamodb"])
 def stores(request, resources):
     if request.param == "fake":
-        return FakeProfiles(), FakeLedger()
-    return services.profiles(), services.ledger()
+        profiles = FakeProfiles()
+        return Stores(profiles, FakeLedger(), profiles, FakeLinkSets())
+    return Stores(services.profiles(), services.ledger(), services.activity_log(), services.link_sets())
 
 
 def change(profile_id, status="subscribed", birthday="2026-06-15T07:00:00Z#06-15#Europe/Berlin", **attributes):
@@ -47,7 +56,7 @@ def click(profile_id, activity_id="c1", at=NOW, kind="click"):
 
 
 def test_a_created_profile_reads_back_with_version_one(stores, profile_id):
-    profiles, _ = stores
+    profiles, _, activity, _ = stores
     profile, created = profiles.save(change(profile_id, city="Leeds"), NOW, expected_version=None)
     stored = profiles.get(profile_id, consistent=True)
     assert (created, stored.version, stored.attributes["city"], stored.status) == (True, 1, "Leeds", "subscribed")
@@ -55,7 +64,7 @@ def test_a_created_profile_reads_back_with_version_one(stores, profile_id):
 
 
 def test_a_save_against_a_stale_version_is_refused(stores, profile_id):
-    profiles, _ = stores
+    profiles, _, activity, _ = stores
     profiles.save(change(profile_id), NOW, expected_version=None)
     with pytest.raises(ConcurrentUpdate):
         profiles.save(change(profile_id), NOW, expected_version=None)
@@ -66,7 +75,7 @@ def test_a_save_against_a_stale_version_is_refused(stores, profile_id):
 
 
 def test_a_running_silence_clock_survives_a_profile_sync(stores, profile_id):
-    profiles, _ = stores
+    profiles, _, activity, _ = stores
     profiles.save(change(profile_id), NOW, expected_version=None)
     later = change(profile_id)._replace(idle_due="2026-12-31T00:00:00Z")
     profiles.save(later, NOW + timedelta(days=1), expected_version=1)
@@ -76,7 +85,7 @@ def test_a_running_silence_clock_survives_a_profile_sync(stores, profile_id):
 
 
 def test_leaving_takes_the_profile_out_of_both_due_indexes(stores, profile_id):
-    profiles, _ = stores
+    profiles, _, activity, _ = stores
     profiles.save(change(profile_id), NOW, expected_version=None)
     assert profile_id in due_ids(profiles, "birthday") and profile_id in due_ids(profiles, "idle")
     assert profiles.set_status(profile_id, "unsubscribed", NOW) is True
@@ -85,41 +94,41 @@ def test_leaving_takes_the_profile_out_of_both_due_indexes(stores, profile_id):
 
 
 def test_an_activity_is_recorded_once_by_kind_and_id(stores, profile_id):
-    profiles, _ = stores
+    profiles, _, activity, _ = stores
     profiles.save(change(profile_id), NOW, expected_version=None)
-    assert profiles.record_activity(click(profile_id), "2026-05-01T12:00:00Z", 0) is True
-    assert profiles.record_activity(click(profile_id, at=NOW + timedelta(hours=1)), "2026-05-01T13:00:00Z", 0) is False
-    assert profiles.record_activity(click(profile_id, kind="open"), None, 0) is True  # same id, another kind
+    assert activity.record_activity(click(profile_id), "2026-05-01T12:00:00Z", 0) is True
+    assert activity.record_activity(click(profile_id, at=NOW + timedelta(hours=1)), "2026-05-01T13:00:00Z", 0) is False
+    assert activity.record_activity(click(profile_id, kind="open"), None, 0) is True  # same id, another kind
     assert profiles.get(profile_id, consistent=True).interests == {"travel": 1}
 
 
 def test_an_older_activity_counts_but_does_not_rewind_last_activity(stores, profile_id):
-    profiles, _ = stores
+    profiles, _, activity, _ = stores
     profiles.save(change(profile_id), NOW, expected_version=None)
-    profiles.record_activity(click(profile_id, "c1"), "2026-05-01T12:00:00Z", 0)
-    profiles.record_activity(click(profile_id, "c0", at=NOW - timedelta(days=2)), "2026-04-29T12:00:00Z", 0)
+    activity.record_activity(click(profile_id, "c1"), "2026-05-01T12:00:00Z", 0)
+    activity.record_activity(click(profile_id, "c0", at=NOW - timedelta(days=2)), "2026-04-29T12:00:00Z", 0)
     stored = profiles.get(profile_id, consistent=True)
     assert (stored.interests, stored.last_activity_at) == ({"travel": 2}, "2026-03-01T12:00:00Z")
 
 
 def test_activity_of_an_unsubscribed_profile_does_not_put_it_back_into_the_inactivity_index(stores, profile_id):
-    profiles, _ = stores
+    profiles, _, activity, _ = stores
     profiles.save(change(profile_id), NOW, expected_version=None)
     profiles.set_status(profile_id, "unsubscribed", NOW)
-    profiles.record_activity(click(profile_id), "2026-05-01T12:00:00Z", 0)
+    activity.record_activity(click(profile_id), "2026-05-01T12:00:00Z", 0)
     stored = profiles.get(profile_id, consistent=True)
     assert (stored.interests, stored.last_activity_at) == ({"travel": 1}, "2026-03-01T12:00:00Z")
     assert profile_id not in due_ids(profiles, "idle")
 
 
 def test_activity_for_a_missing_profile_is_refused(stores):
-    profiles, _ = stores
+    profiles, _, activity, _ = stores
     with pytest.raises(ProfileNotFound):
-        profiles.record_activity(click("p-nobody-at-all"), "2026-05-01T12:00:00Z", 0)
+        activity.record_activity(click("p-nobody-at-all"), "2026-05-01T12:00:00Z", 0)
 
 
 def test_a_due_entry_moves_only_if_it_is_still_the_one_seen(stores, profile_id):
-    profiles, _ = stores
+    profiles, _, activity, _ = stores
     profiles.save(change(profile_id), NOW, expected_version=None)
     assert profiles.move_due("idle", profile_id, "2000-01-01T00:00:00Z", None) is False
     assert profiles.move_due("idle", profile_id, "2026-04-30T12:00:00Z", None) is True
@@ -127,7 +136,7 @@ def test_a_due_entry_moves_only_if_it_is_still_the_one_seen(stores, profile_id):
 
 
 def test_a_send_key_is_reserved_once_freed_on_release_and_its_status_kept(stores, profile_id):
-    _, ledger = stores
+    _, ledger, _, _ = stores
     key = f"contract#{profile_id}"
     assert ledger.reserve_send(key, "m1", NOW) is True
     assert ledger.reserve_send(key, "m2", NOW) is False
@@ -144,8 +153,18 @@ def test_a_send_key_is_reserved_once_freed_on_release_and_its_status_kept(stores
 
 
 def test_a_threshold_is_claimed_once_and_published_once(stores, profile_id):
-    _, ledger = stores
+    _, ledger, _, _ = stores
     assert ledger.claim_threshold("travel-offers", profile_id, NOW) == "claimed"
     assert ledger.claim_threshold("travel-offers", profile_id, NOW) == "pending:2026-03-01T12:00:00Z"
     ledger.mark_threshold_published("travel-offers", profile_id)
     assert ledger.claim_threshold("travel-offers", profile_id, NOW) == "published"
+
+
+def test_a_link_set_is_stored_once_and_read_back_as_written(stores, profile_id):
+    *_, link_sets = stores
+    links = [Link("https://a.example/x", {}), Link("https://b.example/y", {"interest": ["travel", "cars"]})]
+    link_set = f"contract{profile_id[2:]}"
+    assert link_sets.get(link_set) is None
+    link_sets.put(link_set, links)
+    link_sets.put(link_set, [Link("https://other.example", {})])  # an id is its content: the first one stays
+    assert link_sets.get(link_set) == links

@@ -1,8 +1,9 @@
 import pytest
 
 from closedloop import profiles
+from closedloop.due import DUE_SHARDS, shard_of
 from closedloop.errors import ConcurrentUpdate, DependencyFailed, InvalidInput
-from closedloop.profiles import DUE_SHARDS, birthday_due_at, merge, parse_profile_write, shard_of
+from closedloop.profiles import birthday_due_at, merge, parse_profile_write
 from tests.fakes import FakeProfiles
 
 VALID = {

@@ -4,7 +4,7 @@ from closedloop import sending
 from closedloop.adapters.templates import JinjaRenderer
 from closedloop.errors import ProviderRejected, ProviderUnavailable
 from closedloop.sending import Outcome, SendRequest
-from tests.fakes import FakeLedger, FakeMailer, FakeProfiles, FakeSendQueue
+from tests.fakes import FakeLedger, FakeLinkSets, FakeMailer, FakeProfiles, FakeSendQueue
 from tests.unit.conftest import CONTENT
 
 KEY = "api#k1#p-ada"
@@ -18,7 +18,14 @@ def gate(signer, now):
 
     def send(request):
         return sending.send(
-            request, profiles=profiles, ledger=ledger, renderer=renderer, mailer=mailer, queue=queue, now=now
+            request,
+            profiles=profiles,
+            ledger=ledger,
+            link_sets=FakeLinkSets(),
+            renderer=renderer,
+            mailer=mailer,
+            queue=queue,
+            now=now,
         )
 
     return send, profiles, ledger, mailer, queue

@@ -4,7 +4,7 @@ from closedloop import tracking
 from closedloop.errors import InvalidInput, InvalidToken
 from closedloop.ports import Activity, Link
 from closedloop.tokens import ClickToken
-from tests.fakes import FakeActivityQueue, FakeLedger, FakeProfiles, FlakyProfiles
+from tests.fakes import FakeActivityQueue, FakeLinkSets, FakeProfiles, FlakyProfiles
 
 LINK_SET = "aaaaaaaaaaaaaaaaaaaa"
 
@@ -21,17 +21,17 @@ def profiles():
 
 
 def test_resolving_a_click_finds_the_link_the_sender_stored(signer):
-    ledger = FakeLedger()
-    ledger.put_link_set(LINK_SET, [Link("https://a.example", {}), Link("https://b.example", {"interest": "cars"})])
-    click = tracking.resolve_click(signer.click(ClickToken("m1", "p-ada", LINK_SET, 1)), signer, ledger)
+    link_sets = FakeLinkSets()
+    link_sets.put(LINK_SET, [Link("https://a.example", {}), Link("https://b.example", {"interest": "cars"})])
+    click = tracking.resolve_click(signer.click(ClickToken("m1", "p-ada", LINK_SET, 1)), signer, link_sets)
     assert click.link.url == "https://b.example"
 
 
 def test_a_valid_token_for_a_link_number_that_does_not_exist_is_refused(signer):
-    ledger = FakeLedger()
-    ledger.put_link_set(LINK_SET, [Link("https://a.example", {})])
+    link_sets = FakeLinkSets()
+    link_sets.put(LINK_SET, [Link("https://a.example", {})])
     with pytest.raises(InvalidToken):
-        tracking.resolve_click(signer.click(ClickToken("m1", "p-ada", LINK_SET, 5)), signer, ledger)
+        tracking.resolve_click(signer.click(ClickToken("m1", "p-ada", LINK_SET, 5)), signer, link_sets)
 
 
 def test_a_click_adds_its_interest_and_moves_last_activity(profiles, config, now):

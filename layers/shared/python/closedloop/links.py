@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from closedloop.config import COUNTER_NAME
 from closedloop.errors import TemplateError
-from closedloop.ports import Link
+from closedloop.values import Link
 
 
 def _interest(value: object) -> dict[str, int]:

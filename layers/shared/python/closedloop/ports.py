@@ -3,89 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from closedloop.clock import isoformat, parse_instant
-from closedloop.profiles import Profile, ProfileChange
+from closedloop.values import Activity, DueEntry, Link, MessageStatus
 
 if TYPE_CHECKING:
     from closedloop.mail import OutgoingMail
+    from closedloop.profiles import Profile, ProfileChange
     from closedloop.sending import SendRequest
-
-
-@dataclass(frozen=True)
-class Activity:
-    """Something a recipient did: a click, an open, an integrator's event. `activity_id` makes recording idempotent."""
-
-    kind: str  # click | open | event
-    activity_id: str
-    profile_id: str
-    occurred_at: datetime
-    increments: dict[str, int] = field(default_factory=dict)
-    details: dict = field(default_factory=dict)
-    # Whether it counts as the recipient being active (opens do not: mail privacy proxies fetch every pixel).
-    moves_last_activity: bool = True
-
-    def to_dict(self) -> dict:
-        return {
-            "kind": self.kind,
-            "activity_id": self.activity_id,
-            "profile_id": self.profile_id,
-            "occurred_at": isoformat(self.occurred_at),
-            "increments": self.increments,
-            "details": self.details,
-            "moves_last_activity": self.moves_last_activity,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict) -> Activity:
-        return cls(
-            kind=data["kind"],
-            activity_id=data["activity_id"],
-            profile_id=data["profile_id"],
-            occurred_at=parse_instant(data["occurred_at"]),
-            increments={str(k): int(v) for k, v in data.get("increments", {}).items()},
-            details=data.get("details", {}),
-            moves_last_activity=bool(data.get("moves_last_activity", True)),
-        )
-
-
-class DueEntry(NamedTuple):
-    profile_id: str
-    due_key: str  # the index sort key as stored: the due instant, plus what the check needs to move it on
-
-
-class MessageStatus(NamedTuple):
-    """What became of one message: queued, sent, skipped, failed or possibly_sent, and why."""
-
-    message_id: str
-    profile_id: str
-    template: str
-    state: str
-    at: str
-    reason: str | None = None
-    provider_message_id: str | None = None
-
-    def to_api(self) -> dict:
-        answer = {
-            "message_id": self.message_id,
-            "profile_id": self.profile_id,
-            "template": self.template,
-            "state": self.state,
-            "updated_at": self.at,
-        }
-        if self.reason:
-            answer["reason"] = self.reason
-        if self.provider_message_id:
-            answer["ses_message_id"] = self.provider_message_id
-        return answer
-
-
-class Link(NamedTuple):
-    url: str
-    actions: dict
 
 
 class ProfileStore(Protocol):
@@ -100,13 +26,6 @@ class ProfileStore(Protocol):
         whether it was created; raises ConcurrentUpdate when someone wrote the profile meanwhile.
         """
 
-    def record_activity(self, activity: Activity, idle_due: str | None, expires_at: int) -> bool:
-        """Store the activity and apply it to the profile atomically; False if it was recorded before.
-
-        Counters always move; `last_activity_at` only forward; the idle entry moves to `idle_due` only while the
-        profile is subscribed. Raises ProfileNotFound when the profile does not exist.
-        """
-
     def due(self, index: str, now_key: str) -> Iterator[DueEntry]:
         """Entries of a due index ('birthday' or 'idle') whose sort key is <= now_key, across all shards."""
 
@@ -115,6 +34,24 @@ class ProfileStore(Protocol):
 
     def set_status(self, profile_id: str, status: str, now: datetime) -> bool:
         """Change consent (a version change); anything but subscribed leaves both due indexes. False: no profile."""
+
+
+class ActivityLog(Protocol):
+    def record_activity(self, activity: Activity, idle_due: str | None, expires_at: int) -> bool:
+        """Store the activity and apply it to the profile atomically; False if it was recorded before.
+
+        Counters always move; `last_activity_at` only forward; the idle entry moves to `idle_due` only while the
+        profile is subscribed. Raises ProfileNotFound when the profile does not exist.
+        """
+
+
+class LinkSets(Protocol):
+    """Content-addressed link sets: what a click token's link set and number point at."""
+
+    def put(self, link_set: str, links: list[Link]) -> None:
+        """Store a link set (idempotent: its id is its hash)."""
+
+    def get(self, link_set: str) -> list[Link] | None: ...
 
 
 class Ledger(Protocol):
@@ -141,11 +78,6 @@ class Ledger(Protocol):
         """'claimed' for the first caller ever; else 'published' or 'pending:<iso claimed at>'."""
 
     def mark_threshold_published(self, rule_id: str, profile_id: str) -> None: ...
-
-    def put_link_set(self, link_set: str, links: list[Link]) -> None:
-        """Store a content-addressed link set (idempotent)."""
-
-    def get_link_set(self, link_set: str) -> list[Link] | None: ...
 
 
 class Mailer(Protocol):

@@ -1,22 +1,20 @@
-"""Profiles: what an integrator may write, and the derived attributes that make scheduled checks cheap.
+"""Profiles: what an integrator may write, how a write merges with what is stored, and the due keys it leaves.
 
-The scheduled checks never scan. Each profile that can fall due carries, per check, a shard key and a due
-instant; the table's sparse indexes `birthday_due` and `idle_due` hold only those profiles, spread over
-DUE_SHARDS partitions (one partition takes ~1,000 writes/s). A check queries every shard for "due <= now".
+The scheduled checks never scan: each profile that can fall due carries a shard key and a due instant in a sparse
+index (closedloop.due); this module decides which entries a profile's change leaves there.
 """
 
 from __future__ import annotations
 
 import re
-import zlib
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import TYPE_CHECKING, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from closedloop.birthdays import index_key, upcoming_birthday_morning
-from closedloop.clock import isoformat
 from closedloop.config import Config
+from closedloop.due import idle_due_at
 from closedloop.errors import ConcurrentUpdate, DependencyFailed, InvalidInput
 from closedloop.tokens import PROFILE_ID
 from closedloop.validation import fits_dynamodb, has_line_break, is_email
@@ -24,7 +22,6 @@ from closedloop.validation import fits_dynamodb, has_line_break, is_email
 if TYPE_CHECKING:
     from closedloop.ports import ProfileStore
 
-DUE_SHARDS = 8
 STATUSES = ("subscribed", "unsubscribed", "pending")
 # A profile created without a status waits for consent: only an explicit "subscribed" lets mail out.
 NEW_PROFILE_STATUS = "pending"
@@ -193,15 +190,6 @@ def parse_zone(name: str) -> ZoneInfo:
         raise InvalidInput("attributes.timezone must be an IANA zone like Europe/Berlin") from error
 
 
-def shard_of(profile_id: str, kind: str) -> str:
-    """Stable shard key for a due index: spreads writes and queries over DUE_SHARDS partitions."""
-    return f"{kind}#{zlib.crc32(profile_id.encode()) % DUE_SHARDS}"
-
-
-def all_shards(kind: str) -> list[str]:
-    return [f"{kind}#{n}" for n in range(DUE_SHARDS)]
-
-
 def profile_zone(attributes: dict, config: Config) -> ZoneInfo:
     name = attributes.get("timezone") or config.birthday.default_timezone
     try:
@@ -221,11 +209,6 @@ def birthday_due_at(write: ProfileWrite | ProfileChange, config: Config, now: da
     zone = profile_zone(write.attributes, config)
     morning = upcoming_birthday_morning(birthday, zone, config.birthday.local_hour, now)
     return index_key(morning, birthday, zone.key)
-
-
-def idle_due_at(last_activity: datetime, config: Config) -> str:
-    """When silence since `last_activity` becomes long enough for we-miss-you."""
-    return isoformat(last_activity + timedelta(days=config.we_miss_you.inactive_days))
 
 
 # A read-merge-write loses to a concurrent one now and then (two syncs of one profile); it reads again and retries.

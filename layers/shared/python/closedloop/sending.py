@@ -26,7 +26,7 @@ from closedloop.errors import (
     TemplateNotFound,
 )
 from closedloop.mail import OutgoingMail
-from closedloop.ports import Ledger, Mailer, MessageStatus, ProfileStore, SendQueue
+from closedloop.ports import Ledger, LinkSets, Mailer, MessageStatus, ProfileStore, SendQueue
 from closedloop.profiles import Profile
 from closedloop.tokens import new_message_id
 
@@ -91,6 +91,7 @@ def send(
     *,
     profiles: ProfileStore,
     ledger: Ledger,
+    link_sets: LinkSets,
     renderer: Renderer,
     mailer: Mailer,
     queue: SendQueue,
@@ -119,7 +120,7 @@ def send(
     except (TemplateError, TemplateNotFound, HeaderInjection) as error:
         return finished(Outcome.FAILED_RENDER, "failed", f"{error.code}: {error.message}")
     if links.links:
-        ledger.put_link_set(links.link_set, links.links)
+        link_sets.put(links.link_set, links.links)
     if not ledger.reserve_send(request.send_key, request.message_id, now):
         return SendResult(Outcome.DUPLICATE)  # the first attempt's status stands
     try:

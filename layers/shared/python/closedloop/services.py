@@ -54,6 +54,20 @@ def profiles():
 
 
 @lru_cache(maxsize=1)
+def activity_log():
+    from closedloop.adapters.activity import DynamoActivityLog
+
+    return DynamoActivityLog(settings())
+
+
+@lru_cache(maxsize=1)
+def link_sets():
+    from closedloop.adapters.activity import DynamoLinkSets
+
+    return DynamoLinkSets(settings())
+
+
+@lru_cache(maxsize=1)
 def ledger():
     from closedloop.adapters.dynamo import DynamoLedger
 
@@ -166,7 +180,7 @@ def reset() -> None:
     from closedloop.adapters import dynamo
 
     dynamo.forget_models()
-    for factory in (settings, profiles, ledger, publisher, send_queue, activity_queue, mailer):
+    for factory in (settings, profiles, activity_log, link_sets, ledger, publisher, send_queue, activity_queue, mailer):
         factory.cache_clear()
     load_config.cache_clear()
     parameters.clear_caches()

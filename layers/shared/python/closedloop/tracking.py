@@ -12,16 +12,18 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from closedloop.clock import parse_instant
 from closedloop.config import Config
+from closedloop.due import idle_due_at
 from closedloop.errors import InvalidInput, InvalidToken, ProfileNotFound
 from closedloop.links import increments_of
-from closedloop.ports import Activity, ActivityQueue, Ledger, Link, ProfileStore
-from closedloop.profiles import idle_due_at, validate_profile_id
 from closedloop.tokens import ClickToken, MessageToken, TokenSigner, new_message_id
-from closedloop.validation import business_key, fields_of
+from closedloop.values import Activity, Link
+
+if TYPE_CHECKING:  # the click path loads neither the protocols nor the profile rules
+    from closedloop.ports import ActivityLog, ActivityQueue, LinkSets
 
 
 class ResolvedClick(NamedTuple):
@@ -29,10 +31,10 @@ class ResolvedClick(NamedTuple):
     link: Link
 
 
-def resolve_click(text: str, signer: TokenSigner, ledger: Ledger) -> ResolvedClick:
+def resolve_click(text: str, signer: TokenSigner, link_sets: LinkSets) -> ResolvedClick:
     """Verify a click token and find its link; InvalidToken for anything that does not check out."""
     token = signer.verify_click(text)
-    links = ledger.get_link_set(token.link_set)
+    links = link_sets.get(token.link_set)
     if links is None or token.link_no >= len(links):
         raise InvalidToken("unknown link")
     return ResolvedClick(token, links[token.link_no])
@@ -61,11 +63,11 @@ def open_activity(token: MessageToken, now: datetime) -> Activity:
     )
 
 
-def record(activity: Activity, profiles: ProfileStore, config: Config) -> bool:
+def record(activity: Activity, log: ActivityLog, config: Config) -> bool:
     """Apply an activity to its profile once. False if it was recorded before."""
     idle_due = idle_due_at(activity.occurred_at, config) if activity.moves_last_activity else None
     expires_at = int((activity.occurred_at + timedelta(days=config.activity_retention_days)).timestamp())
-    return profiles.record_activity(activity, idle_due, expires_at)
+    return log.record_activity(activity, idle_due, expires_at)
 
 
 class Recording(NamedTuple):
@@ -75,10 +77,10 @@ class Recording(NamedTuple):
     cause: str | None = None
 
 
-def record_or_defer(activity: Activity, profiles: ProfileStore, config: Config, queue: ActivityQueue) -> Recording:
+def record_or_defer(activity: Activity, log: ActivityLog, config: Config, queue: ActivityQueue) -> Recording:
     """Record now if possible, else hand the activity to the retry queue; never raises (the redirect must answer)."""
     try:
-        return Recording("recorded" if record(activity, profiles, config) else "duplicate")
+        return Recording("recorded" if record(activity, log, config) else "duplicate")
     except ProfileNotFound:
         return Recording("no_profile")
     except Exception as error:
@@ -104,6 +106,9 @@ OLDEST_EVENT = datetime(2000, 1, 1, tzinfo=UTC)
 
 def event_activity(body: object, now: datetime) -> Activity:
     """An integrator's event (purchase, signup, ...) as an activity; stored once by its event_id."""
+    from closedloop.profiles import validate_profile_id
+    from closedloop.validation import business_key, fields_of
+
     data = fields_of(body, required={"profile_id", "type"}, optional={"properties", "occurred_at", "event_id"})
     profile_id = validate_profile_id(data["profile_id"])
     if not isinstance(data["type"], str) or not EVENT_TYPE.match(data["type"]):

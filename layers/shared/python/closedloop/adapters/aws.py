@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 
 import boto3
 
-from closedloop.ports import Activity
 from closedloop.settings import Settings
+from closedloop.values import Activity
 
 if TYPE_CHECKING:
     from closedloop.sending import SendRequest

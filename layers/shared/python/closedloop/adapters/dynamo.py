@@ -1,4 +1,7 @@
-"""DynamoDB through pynamodb: profiles (+ their due indexes), activity and the business-key ledger.
+"""DynamoDB through pynamodb: profiles (+ their due indexes) and the business-key ledger.
+
+The click path's writes (activity) and reads (link sets) live in closedloop.adapters.activity instead, on the
+low-level client: a click neither imports pynamodb nor pays for its model conversion.
 
 pynamodb binds a model's table name when the class is created, and closedloop reads table names from the
 environment on first use (never at import). So each model class is built by a cached factory taking the table
@@ -13,7 +16,6 @@ from collections.abc import Iterator
 from datetime import datetime
 from functools import cached_property, lru_cache
 
-from botocore.exceptions import ClientError
 from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
@@ -22,10 +24,11 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from closedloop.clock import isoformat, parse_instant
-from closedloop.errors import ConcurrentUpdate, ProfileNotFound
-from closedloop.ports import Activity, DueEntry, Link, MessageStatus
-from closedloop.profiles import Profile, ProfileChange, all_shards, shard_of
+from closedloop.due import all_shards, shard_of
+from closedloop.errors import ConcurrentUpdate
+from closedloop.profiles import Profile, ProfileChange
 from closedloop.settings import Settings
+from closedloop.values import DueEntry, MessageStatus
 
 SEND_RETENTION_DAYS = 400  # the send ledger outlives any retry and any yearly occasion key
 _DUE = {"birthday": ("bday_shard", "bday_due_at", "birthday_due"), "idle": ("idle_shard", "idle_due_at", "idle_due")}
@@ -175,79 +178,6 @@ class DynamoProfileStore:
         except DoesNotExist:
             return None
 
-    def record_activity(self, activity: Activity, idle_due: str | None, expires_at: int) -> bool:
-        """One TransactWriteItems: the activity (put if new) and its effect on the profile.
-
-        Written with the low-level client rather than pynamodb models: this is the click path, and building the
-        transaction through models cost more than all the rest of a warm click (see README "Performance").
-        """
-        occurred = isoformat(activity.occurred_at)
-        put = {
-            "Put": {
-                "TableName": self._settings.activity_table,
-                "Item": {
-                    "profile_id": {"S": activity.profile_id},
-                    # <kind>#<activity_id>: the business key that makes recording idempotent.
-                    "sk": {"S": f"{activity.kind}#{activity.activity_id}"},
-                    "kind": {"S": activity.kind},
-                    "occurred_at": {"S": occurred},
-                    "details": {"S": json.dumps(activity.details, separators=(",", ":"))},
-                    "expires_at": {"N": str(expires_at)},
-                },
-                "ConditionExpression": "attribute_not_exists(sk)",
-            }
-        }
-        names = {f"#c{n}": counter for n, counter in enumerate(activity.increments)}
-        values = {f":c{n}": {"N": str(amount)} for n, amount in enumerate(activity.increments.values())}
-        adds = ", ".join(f"interests.#c{n} :c{n}" for n in range(len(names)))
-        attempts = []
-        if activity.moves_last_activity and idle_due:
-            # last_activity_at only moves forward (a retried older click must not rewind it), and only a subscribed
-            # profile re-enters the inactivity index (we-miss-you is for people who still want mail). The usual
-            # case succeeds at the first attempt; each fallback keeps what still holds.
-            values |= {
-                ":occurred": {"S": occurred},
-                ":idle": {"S": idle_due},
-                ":shard": {"S": shard_of(activity.profile_id, "idle")},
-                ":subscribed": {"S": "subscribed"},
-            }
-            newer = (
-                "attribute_exists(profile_id)"
-                " AND (attribute_not_exists(last_activity_at) OR last_activity_at <= :occurred)"
-            )
-            moved = "SET last_activity_at = :occurred, idle_due_at = :idle, idle_shard = :shard"
-            attempts += [
-                (moved, f"{newer} AND #status = :subscribed", {"#status": "status"}),
-                ("SET last_activity_at = :occurred", newer, {}),
-            ]
-        attempts.append(("", "attribute_exists(profile_id)", {}))
-        for sets, condition, extra_names in attempts:
-            expression = " ".join(part for part in (f"ADD {adds}" if adds else "", sets) if part)
-            effect = {"TableName": self._settings.profiles_table, "Key": {"profile_id": {"S": activity.profile_id}}}
-            effect["ConditionExpression"] = condition
-            used_values = {k: v for k, v in values.items() if k in expression or k in condition}
-            used_names = {**{k: v for k, v in names.items() if k in expression}, **extra_names}
-            if used_names:
-                effect["ExpressionAttributeNames"] = used_names
-            if used_values:
-                effect["ExpressionAttributeValues"] = used_values
-            if expression:
-                effect["UpdateExpression"] = expression
-            try:
-                self._connection.client.transact_write_items(
-                    TransactItems=[put, {"Update" if expression else "ConditionCheck": effect}]
-                )
-                return True
-            except ClientError as error:
-                reasons = [r.get("Code") for r in error.response.get("CancellationReasons") or []]
-                if len(reasons) != 2:
-                    raise
-                if reasons[0] == "ConditionalCheckFailed":
-                    return False  # this activity was recorded before
-                if reasons[1] != "ConditionalCheckFailed":
-                    raise
-        raise ProfileNotFound(f"profile {activity.profile_id} does not exist")
-
     def due(self, index: str, now_key: str) -> Iterator[DueEntry]:
         shard_attr, due_attr, index_name = _DUE[index]
         gsi = getattr(self._m, index_name)
@@ -283,13 +213,12 @@ class DynamoProfileStore:
 
 
 class DynamoLedger:
-    """Business keys (send#, threshold#), message statuses (message#) and content-addressed link sets (links#)."""
+    """Business keys (send#, threshold#) and message statuses (message#). Link sets share the table (links#) but
+    have their own adapter (closedloop.adapters.activity), pynamodb-free for the click path."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._connection = Connection()
-        self._known_link_sets: set[str] = set()
-        self._link_cache: dict[str, list[Link]] = {}
 
     @cached_property
     def _m(self) -> type[Model]:
@@ -357,23 +286,6 @@ class DynamoLedger:
 
     def mark_threshold_published(self, rule_id: str, profile_id: str) -> None:
         self._m(f"threshold#{rule_id}#{profile_id}").update(actions=[self._m.state.set("published")])
-
-    def put_link_set(self, link_set: str, links: list[Link]) -> None:
-        if link_set in self._known_link_sets:
-            return
-        body = json.dumps([[link.url, link.actions] for link in links], separators=(",", ":"))
-        self._put_new(self._m(f"links#{link_set}", body=body))  # content-addressed: an existing one is the same
-        self._known_link_sets.add(link_set)
-
-    def get_link_set(self, link_set: str) -> list[Link] | None:
-        # Link sets never change (their id is their hash), so a container keeps every one it has read.
-        if link_set not in self._link_cache:
-            try:
-                item = self._m.get(f"links#{link_set}")
-            except DoesNotExist:
-                return None
-            self._link_cache[link_set] = [Link(url, actions) for url, actions in json.loads(item.body)]
-        return self._link_cache[link_set]
 
     def _put_new(self, item: Model) -> bool:
         try:

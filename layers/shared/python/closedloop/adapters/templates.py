@@ -24,10 +24,10 @@ from markupsafe import Markup
 from closedloop import errors
 from closedloop.links import link_set_id, validate_actions, validate_target
 from closedloop.mail import OutgoingMail
-from closedloop.ports import Link
 from closedloop.profiles import Profile
 from closedloop.sending import RenderedLinks, SendRequest
 from closedloop.tokens import ClickToken, MessageToken, TokenSigner
+from closedloop.values import Link
 
 PARTS = ("subject.txt", "body.html", "body.txt")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")

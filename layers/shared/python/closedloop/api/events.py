@@ -10,5 +10,5 @@ router = APIGatewayHttpRouter()
 @router.post("/v1/events")
 def post_event() -> Response:
     activity = tracking.event_activity(json_body(router.current_event), services.clock().now())
-    recorded = tracking.record(activity, services.profiles(), services.config())
+    recorded = tracking.record(activity, services.activity_log(), services.config())
     return json_response(202, {"event_id": activity.activity_id, "recorded": recorded})

@@ -1,0 +1,85 @@
+"""Plain values that cross between the domain and its adapters: an activity, a link, a due entry, a status.
+
+Apart from closedloop.ports (the interfaces) so the click path loads these without the protocol definitions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import NamedTuple
+
+from closedloop.clock import isoformat, parse_instant
+
+
+@dataclass(frozen=True)
+class Activity:
+    """Something a recipient did: a click, an open, an integrator's event. `activity_id` makes recording idempotent."""
+
+    kind: str  # click | open | event
+    activity_id: str
+    profile_id: str
+    occurred_at: datetime
+    increments: dict[str, int] = field(default_factory=dict)
+    details: dict = field(default_factory=dict)
+    # Whether it counts as the recipient being active (opens do not: mail privacy proxies fetch every pixel).
+    moves_last_activity: bool = True
+
+    def to_dict(self) -> dict:
+        return {
+            "kind": self.kind,
+            "activity_id": self.activity_id,
+            "profile_id": self.profile_id,
+            "occurred_at": isoformat(self.occurred_at),
+            "increments": self.increments,
+            "details": self.details,
+            "moves_last_activity": self.moves_last_activity,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Activity:
+        return cls(
+            kind=data["kind"],
+            activity_id=data["activity_id"],
+            profile_id=data["profile_id"],
+            occurred_at=parse_instant(data["occurred_at"]),
+            increments={str(k): int(v) for k, v in data.get("increments", {}).items()},
+            details=data.get("details", {}),
+            moves_last_activity=bool(data.get("moves_last_activity", True)),
+        )
+
+
+class DueEntry(NamedTuple):
+    profile_id: str
+    due_key: str  # the index sort key as stored: the due instant, plus what the check needs to move it on
+
+
+class MessageStatus(NamedTuple):
+    """What became of one message: queued, sent, skipped, failed or possibly_sent, and why."""
+
+    message_id: str
+    profile_id: str
+    template: str
+    state: str
+    at: str
+    reason: str | None = None
+    provider_message_id: str | None = None
+
+    def to_api(self) -> dict:
+        answer = {
+            "message_id": self.message_id,
+            "profile_id": self.profile_id,
+            "template": self.template,
+            "state": self.state,
+            "updated_at": self.at,
+        }
+        if self.reason:
+            answer["reason"] = self.reason
+        if self.provider_message_id:
+            answer["ses_message_id"] = self.provider_message_id
+        return answer
+
+
+class Link(NamedTuple):
+    url: str
+    actions: dict
