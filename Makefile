@@ -7,11 +7,12 @@ STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help demo test unit integration infra e2e local synth deploy lint bench layers clean
+.PHONY: help demo demo-live test unit integration infra e2e content local synth deploy lint bench layers clean spamassassin
 
 help:
 	@echo "make demo   - tell the closed-loop story on the local runtime (no AWS account needed)"
-	@echo "make test   - unit, integration, infra and e2e tests"
+	@echo "make demo-live - the same story, then keep its runtime on http://127.0.0.1:8080 to click the outbox's links"
+	@echo "make test   - lint, unit, integration, content, infra and e2e tests"
 	@echo "make local  - run the local runtime on http://127.0.0.1:8080"
 	@echo "make bench  - cold-start, warm-path, request-count and index-efficiency figures"
 	@echo "make synth  - synthesize the CDK app (cdk-nag runs here)"
@@ -27,13 +28,25 @@ node_modules/.installed: package.json
 	npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
+# The content check scores the shipped mails with SpamAssassin's local rules: Debian's package, installed once.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+spamassassin:
+	@command -v spamassassin >/dev/null || { \
+	  command -v apt-get >/dev/null || { echo "make test needs spamassassin (apt-get install spamassassin)"; exit 1; }; \
+	  echo "installing spamassassin (Debian package, for the content check) ..."; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq spamassassin >/dev/null; }
+
 demo: $(STAMP)
-	$(PY) -m closedloop_local.demo
+	$(VENV)/bin/closedloop demo
+
+# The demo's runtime stays up afterwards (until Ctrl-C), so the links in outbox/index.html answer.
+demo-live: $(STAMP)
+	$(VENV)/bin/closedloop demo --keep-running
 
 local: $(STAMP)
 	$(VENV)/bin/closedloop local --port 8080
 
-test: $(STAMP) node_modules/.installed
+test: $(STAMP) node_modules/.installed spamassassin
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest tests
@@ -49,6 +62,9 @@ infra: $(STAMP) node_modules/.installed
 
 e2e: $(STAMP)
 	$(PY) -m pytest tests/e2e
+
+content: $(STAMP) spamassassin
+	$(PY) -m pytest tests/content
 
 bench: $(STAMP)
 	$(PY) -m bench

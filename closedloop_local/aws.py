@@ -105,15 +105,19 @@ def aws_environment(endpoint: str) -> dict[str, str | None]:
     }
 
 
-def start_moto(host: str = "127.0.0.1", port: int = 0) -> tuple[Any, str]:
-    """Start moto's server in a thread (port 0: any free port) and return it with its endpoint URL."""
-    server = _serial_moto_server(host, port)
+def start_moto(host: str = "127.0.0.1", port: int = 0, *, remember_dispatch: bool = False) -> tuple[Any, str]:
+    """Start moto's server in a thread (port 0: any free port) and return it with its endpoint URL.
+
+    `remember_dispatch`: route requests with `moto_speedups.Dispatcher` (the local runtime does; tests and the
+    bench measure moto as it is).
+    """
+    server = _serial_moto_server(host, port, remember_dispatch)
     server.start()
     bound_host, bound_port = server.get_host_and_port()
     return server, f"http://{bound_host}:{bound_port}"
 
 
-def _serial_moto_server(host: str, port: int) -> Any:
+def _serial_moto_server(host: str, port: int, remember_dispatch: bool) -> Any:
     """moto's ThreadedMotoServer, answering one request at a time (see the module docstring)."""
     # Imported here: execution environments import this module and need no moto.
     import threading
@@ -122,9 +126,13 @@ def _serial_moto_server(host: str, port: int) -> Any:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
+    from .moto_speedups import Dispatcher
+
+    dispatcher = Dispatcher if remember_dispatch else DomainDispatcherApplication
+
     class SerialMotoServer(ThreadedMotoServer):
         def _server_entry(self) -> None:
-            app = DomainDispatcherApplication(create_backend_app)
+            app = dispatcher(create_backend_app)
             lock = threading.Lock()
 
             def one_at_a_time(environ: dict, start_response: Any) -> list[bytes]:

@@ -109,6 +109,13 @@ class LocalClient:
     def run_schedule(self, name: str) -> Any:
         return self.ok("POST", f"/_local/schedules/{name}/run", auth=False)
 
+    def outbox_size(self) -> int:
+        """How many messages SES has accepted so far (cheaper than fetching the outbox)."""
+        return self.ok("GET", "/_local", auth=False)["outbox_messages"]
+
+    def dead_letters(self) -> list[dict]:
+        return self.ok("GET", "/_local/dead-letters", auth=False)["dead_letters"]
+
     def outbox(self, to: str | None = None, template: str | None = None) -> list[dict]:
         """Messages SES accepted, oldest first, optionally only those to one address or from one template."""
         filters = {k: v for k, v in (("to", to), ("template", template)) if v}

@@ -4,6 +4,9 @@ A newsletter goes to 300 profiles; Ada clicks the trip to Australia three times,
 a threshold sends its follow-up exactly once; a tampered link gets a 404; days later birthdays come (one of them
 born on 29 February), and after 61 days of silence everyone who did nothing hears "we miss you". Every
 expectation is checked, so the demo doubles as a smoke test: exit 0 when the story held, 1 with the reason if not.
+
+`closedloop demo --keep-running` (`make demo-live`) tells the same story on http://127.0.0.1:8080 and keeps that
+runtime up afterwards, so the links in the outbox it wrote can be clicked until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -18,8 +21,11 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from . import lambdas
+from closedloop.errors import ConfigError
+
+from . import foreground, lambdas
 from .client import LocalClient, link_containing, tamper
+from .progress import Progress
 from .runtime import Runtime
 
 START = "2026-02-23T08:00:00Z"  # a Monday morning: the newsletter goes out
@@ -50,6 +56,8 @@ NAMES = (
     "Amara",
 )
 TRAVELLER, CAR_LOVER = "p-travel", "p-cars"
+LIVE_PORT = 8080  # --keep-running: a port to remember, as `make local` uses
+LIVE_COMMAND = "make demo-live"
 # Born on the story's birthday date; the last one on 29 February, celebrated on the 28th in 2026.
 BIRTHDAY_PEOPLE = {
     "p-0007": "1979-02-28",
@@ -95,10 +103,11 @@ def email(profile_id: str) -> str:
 
 
 class Story:
-    def __init__(self, client: LocalClient, people: dict[str, dict], out_dir: Path) -> None:
+    def __init__(self, client: LocalClient, people: dict[str, dict], out_dir: Path, *, live: bool = False) -> None:
         self.c = client
         self.people = people
         self.out_dir = out_dir
+        self.live = live  # the runtime stays up after the story: the outbox's links will work
         self.facts: dict[str, object] = {}
 
     # --- narration ----------------------------------------------------------------------------------------------
@@ -117,9 +126,29 @@ class Story:
         check(not answer["dead_letters"], f"work ended in a dead-letter queue: {answer['dead_letters']}")
         return answer["processed"]
 
-    def parallel(self, work, items) -> list:
-        with ThreadPoolExecutor(max_workers=lambdas.MAX_ENVIRONMENTS) as pool:
-            return list(pool.map(work, items))
+    def drain_watching_the_outbox(self, label: str) -> None:
+        """Drain, printing how many mails SES has accepted as the pump sends them."""
+        with Progress(f"{label}, mails in the outbox") as step:
+            step.watch(self.c.outbox_size)
+            self.drain()
+            step.update(self.c.outbox_size())
+
+    def parallel(self, label: str, work, items) -> list:
+        """`work` on every item, as many at a time as a function has environments, counting completions."""
+        items = list(items)
+        done: list[None] = []  # one entry per finished item: list.append is atomic, a shared += is not
+
+        def counted(item):
+            result = work(item)
+            done.append(None)
+            return result
+
+        with Progress(f"{label} x {len(items)}") as step:
+            step.watch(lambda: len(done))
+            with ThreadPoolExecutor(max_workers=lambdas.MAX_ENVIRONMENTS) as pool:
+                results = list(pool.map(counted, items))
+            step.update(len(results))
+        return results
 
     # --- the story ----------------------------------------------------------------------------------------------
 
@@ -133,13 +162,19 @@ class Story:
     def newsletter(self) -> None:
         self.chapter(f"{START}  Monday morning: {len(self.people)} subscribers get the newsletter")
         self.c.set_clock(START)
-        self.parallel(lambda item: self.c.put_profile(item[0], email(item[0]), **item[1]), self.people.items())
-        self.say(f"PUT /v1/profiles/{{id}} x {len(self.people)}")
-        self.parallel(lambda pid: self.c.send(pid, "newsletter-demo", "newsletter-1"), self.people)
-        self.say(f"POST /v1/messages x {len(self.people)}  (template newsletter-demo, idempotency key newsletter-1)")
-        processed = self.drain()
+        self.parallel(
+            "PUT /v1/profiles/{id}",
+            lambda item: self.c.put_profile(item[0], email(item[0]), **item[1]),
+            self.people.items(),
+        )
+        self.parallel(
+            "POST /v1/messages (newsletter-demo, idempotency key newsletter-1)",
+            lambda pid: self.c.send(pid, "newsletter-demo", "newsletter-1"),
+            self.people,
+        )
+        self.drain_watching_the_outbox("POST /_local/drain")
         sent = self.mails("newsletter-demo")
-        self.say(f"queues drained (the last {processed} deliveries by the drain); outbox holds {len(sent)} newsletters")
+        self.say(f"queues drained: the outbox holds {len(sent)} newsletters")
         check(len(sent) == len(self.people), f"expected {len(self.people)} newsletters, the outbox has {len(sent)}")
         again = self.c.send(TRAVELLER, "newsletter-demo", "newsletter-1")
         self.drain()
@@ -156,14 +191,18 @@ class Story:
         self.facts["travel_link"] = travel
         self.facts["before"] = {p: self.c.profile(p) for p in (TRAVELLER, CAR_LOVER)}
         for who, link in (("Ada", travel), ("Carl", car)):
-            for n in range(1, 4):
-                response = self.c.click(link)
+            responses = [self.c.click(link) for _ in range(3)]
+            for n, response in enumerate(responses, 1):
                 check(response.status == 302, f"{who}'s click {n} answered {response}")
-                self.say(f"{who} click {n}: GET {short(link)} -> {response.status} Location: {response.location}")
+            locations = {response.location for response in responses}
+            self.say(
+                f"{who} clicks 3 times: GET {short(link)} -> {' '.join(str(r.status) for r in responses)}, "
+                f"Location: {', '.join(sorted(map(str, locations)))}"
+            )
         forged = tamper(travel)
         response = self.c.click(forged)
-        self.facts["tampered"] = (forged, response.status, response.location)
-        self.say(f"tampered:     GET {short(forged)} -> {response.status} Location: {response.location}")
+        self.say(f"a tampered copy of Ada's link: GET {short_change(travel, forged)}")
+        self.say(f"   -> {response.status}, Location: {response.location or 'none'} (the signature no longer matches)")
         check(response.status == 404 and response.location is None, f"a tampered link answered {response}")
         self.drain()
         self.facts["after"] = {p: self.c.profile(p) for p in (TRAVELLER, CAR_LOVER)}
@@ -175,14 +214,15 @@ class Story:
                 f"last_activity_at {before['last_activity_at']} -> {after['last_activity_at']}"
             )
             check(after["interests"].get(counter) == 3, f"{profile_id}: {counter} should be 3, is {after['interests']}")
-        self.offers_reach_the_right_people()
+        travel_offers, car_offers = self.offers_reach_the_right_people()
+        self.say(f"travel-offers -> {travel_offers[0]['to'][0]} ({travel_offers[0]['subject']!r}), exactly once")
+        self.say(f"car-offers    -> {car_offers[0]['to'][0]} ({car_offers[0]['subject']!r}), exactly once")
 
-    def offers_reach_the_right_people(self) -> None:
+    def offers_reach_the_right_people(self) -> tuple[list[dict], list[dict]]:
         travel_offers, car_offers = self.mails("travel-offers"), self.mails("car-offers")
         check([m["to"] for m in travel_offers] == [[email(TRAVELLER)]], f"travel-offers went to {travel_offers!r:.300}")
         check([m["to"] for m in car_offers] == [[email(CAR_LOVER)]], f"car-offers went to {car_offers!r:.300}")
-        self.say(f"travel-offers -> {travel_offers[0]['to'][0]} ({travel_offers[0]['subject']!r}), exactly once")
-        self.say(f"car-offers    -> {car_offers[0]['to'][0]} ({car_offers[0]['subject']!r}), exactly once")
+        return travel_offers, car_offers
 
     def birthdays(self) -> None:
         self.chapter(f"{BIRTHDAY_TIME}  Saturday 28 February: birthdays (29 February celebrates today in 2026)")
@@ -193,7 +233,7 @@ class Story:
         ada = self.c.profile(TRAVELLER)
         check(ada["interests"].get("travel") == 4, f"Ada's travel interest should be 4: {ada['interests']}")
         self.offers_reach_the_right_people()
-        self.say("Ada clicks once more: travel = 4, and still only one travel-offers mail")
+        self.say("Ada clicks once more: travel = 4, and still one travel-offers mail (and one car-offers)")
         expected = sorted(email(p) for p in BIRTHDAY_PEOPLE)
         self.run_twice("birthday", expected)
 
@@ -205,10 +245,11 @@ class Story:
         self.run_twice("we-miss-you", expected)
 
     def run_twice(self, schedule: str, expected: list[str]) -> None:
-        answer = self.c.run_schedule(schedule)
-        self.drain()
+        with Progress(f"POST /_local/schedules/{schedule}/run"):
+            answer = self.c.run_schedule(schedule)
+        self.say(f"   -> {answer}")
+        self.drain_watching_the_outbox("POST /_local/drain")
         sent = sorted(m["to"][0] for m in self.mails(schedule))
-        self.say(f"POST /_local/schedules/{schedule}/run -> {answer}")
         self.say(f"{schedule} mails: {len(sent)}" + (f" ({', '.join(sent)})" if len(sent) <= 8 else ""))
         check(
             sent == expected,
@@ -234,9 +275,7 @@ class Story:
                 f"{after['attributes']['first_name']} ({profile_id}): interests {before['interests']} -> "
                 f"{after['interests']}; last activity {before['last_activity_at']} -> {after['last_activity_at']}"
             )
-        forged, status, location = self.facts["tampered"]
-        self.say(f"tampered link {short(forged)} -> HTTP {status}, Location: {location}")
-        index = write_outbox(outbox, self.out_dir)
+        index = write_outbox(outbox, self.out_dir, live_url=self.c.base_url if self.live else None)
         self.say(f"outbox written to {index}")
 
 
@@ -245,7 +284,37 @@ def short(url: str) -> str:
     return f"{head}/{token[:10]}...{token[-6:]}" if len(token) > 20 else url
 
 
-def write_outbox(messages: list[dict], out_dir: Path) -> Path:
+def short_change(original: str, changed: str) -> str:
+    """`changed` shortened around the one character in which it differs from `original`, that one in brackets."""
+    at = next(i for i, (a, b) in enumerate(zip(original, changed, strict=True)) if a != b)
+    head, _, token = changed.rpartition("/")
+    position = at - len(head) - 1
+    before = token[max(0, position - 8) : position]
+    after = token[position + 1 : position + 9]
+    return (
+        f"{head}/{token[:4]}...{before}[{token[position]}]{after}...{token[-4:]}"
+        f"  (character {position + 1} of the token: {original[at]!r} became {token[position]!r})"
+    )
+
+
+def outbox_note(live_url: str | None) -> str:
+    """What index.html says about the links in these mails: whether they work, and how to make them work."""
+    if live_url:
+        return (
+            f"The runtime that sent these mails is up at <code>{html.escape(live_url)}</code> while "
+            f"<code>{LIVE_COMMAND}</code> runs: their tracking and unsubscribe links work until you stop it with "
+            f"Ctrl-C. Its own outbox page: <a href='{html.escape(live_url)}/_local/outbox.html'>"
+            f"{html.escape(live_url)}/_local/outbox.html</a>."
+        )
+    return (
+        "The links in these mails pointed at the demo's runtime, which stopped when the demo ended, so they do not "
+        f"answer any more. To click them, run <code>{LIVE_COMMAND}</code> (or <code>.venv/bin/closedloop demo "
+        "--keep-running</code>): it tells the same story, writes this outbox again with links to "
+        f"<code>http://127.0.0.1:{LIVE_PORT}</code> and keeps that runtime up until Ctrl-C."
+    )
+
+
+def write_outbox(messages: list[dict], out_dir: Path, *, live_url: str | None = None) -> Path:
     """index.html plus one HTML file per message; earlier demo files there are replaced."""
     out_dir.mkdir(parents=True, exist_ok=True)
     for old in out_dir.glob("*.html"):
@@ -269,8 +338,7 @@ def write_outbox(messages: list[dict], out_dir: Path) -> Path:
     index.write_text(
         "<!doctype html><meta charset='utf-8'><title>closedloop demo outbox</title>"
         "<style>body{font-family:system-ui;margin:2rem}td{padding:.2em .6em}</style>"
-        f"<h1>closedloop demo outbox</h1><p>{len(messages)} messages. The tracking links pointed at the demo's "
-        "runtime, which has stopped; run <code>make local</code> to click links live.</p>"
+        f"<h1>closedloop demo outbox</h1><p>{len(messages)} messages. {outbox_note(live_url)}</p>"
         f"<table><tr><th>#</th><th>sent</th><th>template</th><th>to</th><th>subject</th></tr>{''.join(rows)}</table>"
     )
     return index.resolve()
@@ -280,24 +348,62 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m closedloop_local.demo", description=__doc__.splitlines()[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profiles", type=int, default=300)
     parser.add_argument("--out", type=Path, default=Path("outbox"))
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "--keep-running",
+        action="store_true",
+        help="after the story, keep the runtime up (until Ctrl-C) so the outbox's links can be clicked",
+    )
+    parser.add_argument(
+        "--port", type=int, default=None, help=f"default: {LIVE_PORT} with --keep-running, else any free port"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Tell the story; 0 when it held, 1 when it did not, 2 when the runtime could not start."""
     check_size = max(args.profiles, max(int(p[2:]) for p in BIRTHDAY_PEOPLE) + 2)
+    port = args.port if args.port is not None else (LIVE_PORT if args.keep_running else 0)
     started = time.monotonic()
-    print("closedloop demo: the local runtime (moto plays AWS), driven over HTTP")
+    print("closedloop demo: the local runtime (moto plays AWS), driven over HTTP", flush=True)
+    runtime = Runtime(port=port, quiet=True)
     try:
-        with Runtime(quiet=True) as runtime:
-            print(f"   runtime at {runtime.base_url}  (admin API key {runtime.api_key})")
-            story = Story(LocalClient(runtime.base_url, runtime.api_key), audience(check_size), args.out)
-            story.run()
+        runtime.start()
+    except ConfigError as error:
+        print(f"closedloop demo: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"closedloop demo: cannot listen on 127.0.0.1:{port} ({error}); is a runtime there?", file=sys.stderr)
+        return 2
+    try:
+        print(f"   runtime at {runtime.base_url}  (admin API key {runtime.api_key})")
+        client = LocalClient(runtime.base_url, runtime.api_key)
+        Story(client, audience(check_size), args.out, live=args.keep_running).run()
     except DemoFailed as failure:
+        runtime.stop()
         print(f"\nDEMO FAILED: {failure}", file=sys.stderr)
         return 1
-    print(f"\nThe loop closed. ({time.monotonic() - started:.1f} s)")
+    except BaseException:
+        runtime.stop()
+        raise
+    print(f"\nThe loop closed. ({time.monotonic() - started:.1f} s)", flush=True)
+    if not args.keep_running:
+        runtime.stop()
+        return 0
+    print(
+        f"\nThe runtime stays up at {runtime.base_url}: the links in {args.out / 'index.html'} work now, and so does"
+        f"\n{runtime.base_url}/_local/outbox.html. Ctrl-C stops it.",
+        flush=True,
+    )
+    foreground.serve_until_stopped(runtime)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m closedloop_local.demo", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

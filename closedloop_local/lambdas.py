@@ -9,6 +9,8 @@ as a Powertools resolver's `current_event` belongs to the invocation in flight. 
 - `InProcess` runs handlers in this process, one invocation per function at a time: handy under a debugger.
 
 A worker inherits the runtime's environment variables; the runtime's clock reaches it with every invocation.
+With a batch handler's result comes why it failed each record it failed (`record_errors`), for the pump's
+dead-letter reasons.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from typing import Any
 
 from infra import wiring
 
+from . import record_errors
 from .aws import ACCOUNT_ID, REGION
 
 MAX_ENVIRONMENTS = 4  # per function: real concurrency for bursts of clicks; each one is a cold start to pay
@@ -67,6 +70,28 @@ class LambdaContext:
 class HandlerError(Exception):
     """A handler raised (in whichever environment ran it); the message carries its traceback."""
 
+    def __init__(self, message: str, summary: str | None = None, record_errors: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.summary = summary or message  # the error's last line: `ErrorType: message`
+        # A batch processor that failed every record raises; what it collected per record before that.
+        self.record_errors = record_errors or {}
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """A handler's return value, and the error of each record its batch processor failed (by record id)."""
+
+    result: Any
+    record_errors: dict[str, str] = field(default_factory=dict)
+
+
+def failure_reasons(error: BaseException, record_ids: list[str] | set[str]) -> dict[str, str]:
+    """Why each record of a failed invocation failed: its own error if the batch processor saw one, else the
+    invocation's."""
+    if not isinstance(error, HandlerError):
+        return dict.fromkeys(record_ids, record_errors.last_line(error))
+    return {record: error.record_errors.get(record, error.summary) for record in record_ids}
+
 
 def load_handler(function: wiring.Function) -> Handler:
     """The function's `handler` (imported on first use, like a Lambda cold start)."""
@@ -89,10 +114,21 @@ class InProcess:
 
     def __init__(self, clock: Any = None, quiet: bool = False) -> None:
         self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
+        record_errors.install()
 
     def invoke(self, function: wiring.Function, event: Any) -> Any:
-        with self._locks[function.name]:
-            return call(function, event)
+        return self.invoke_batch(function, event).result
+
+    def invoke_batch(self, function: wiring.Function, event: Any) -> Invocation:
+        with self._locks[function.name], record_errors.collecting() as errors:
+            try:
+                result = call(function, event)
+            except Exception as error:
+                summary = record_errors.last_line(error)
+                raise HandlerError(
+                    f"{function.name}: {summary}\n{traceback.format_exc()}", summary=summary, record_errors=dict(errors)
+                ) from error
+        return Invocation(result, dict(errors))
 
     def close(self) -> None:
         pass
@@ -111,6 +147,7 @@ def _worker(function_name: str, connection: Any) -> None:
     (function,) = [f for f in wiring.FUNCTIONS if f.name == function_name]
     clock = ShiftedClock()
     services.use_clock(clock)
+    record_errors.install()
     # Ctrl-C reaches the whole process group; the runtime stops its environments itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     while True:
@@ -122,10 +159,12 @@ def _worker(function_name: str, connection: Any) -> None:
             return
         event, now = message
         clock.set(datetime.fromisoformat(now))
-        try:
-            connection.send(("ok", call(function, event)))
-        except Exception as error:  # noqa: BLE001 - reported to the caller, as Lambda reports a function error
-            connection.send(("error", f"{type(error).__name__}: {error}\n{traceback.format_exc()}"))
+        with record_errors.collecting() as errors:
+            try:
+                answer = ("ok", call(function, event), errors)
+            except Exception as error:  # noqa: BLE001 - reported to the caller, as Lambda reports a function error
+                answer = ("error", (record_errors.last_line(error), traceback.format_exc()), errors)
+        connection.send(answer)
 
 
 def own_environment(function: wiring.Function, environ: Mapping[str, str]) -> dict[str, str]:
@@ -161,7 +200,7 @@ class _Environment:
         theirs.close()
         self._connection = Connection(ours.detach())
 
-    def invoke(self, event: Any, now: str) -> tuple[str, Any]:
+    def invoke(self, event: Any, now: str) -> tuple[str, Any, Any]:
         self._connection.send((event, now))
         try:
             return self._connection.recv()
@@ -196,7 +235,7 @@ class _Pool:
         self._all: list[_Environment] = []
         self._lock = threading.Lock()
 
-    def invoke(self, event: Any, now: str) -> Any:
+    def invoke(self, event: Any, now: str) -> Invocation:
         with self._slots:
             try:
                 environment = self._idle.get_nowait()
@@ -205,7 +244,7 @@ class _Pool:
                 with self._lock:
                     self._all.append(environment)
             try:
-                status, value = environment.invoke(event, now)
+                status, value, detail = environment.invoke(event, now)
             except HandlerError:
                 with self._lock:
                     self._all.remove(environment)
@@ -213,8 +252,9 @@ class _Pool:
                 raise
             self._idle.put(environment)
         if status == "error":
-            raise HandlerError(f"{self._function.name}: {value}")
-        return value
+            summary, trace = value
+            raise HandlerError(f"{self._function.name}: {summary}\n{trace}", summary=summary, record_errors=detail)
+        return Invocation(value, detail)
 
     def close(self) -> list[_Environment]:
         """Ask every environment to stop; the caller waits for them (all pools stop at once)."""
@@ -236,6 +276,9 @@ class Environments:
         self._lock = threading.Lock()
 
     def invoke(self, function: wiring.Function, event: Any) -> Any:
+        return self.invoke_batch(function, event).result
+
+    def invoke_batch(self, function: wiring.Function, event: Any) -> Invocation:
         with self._lock:
             pool = self._pools.get(function.name)
             if pool is None:

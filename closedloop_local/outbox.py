@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import html
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -81,15 +80,33 @@ def parse_raw(raw: str, ses_id: str) -> dict:
     }
 
 
+def count() -> int:
+    """How many messages SES accepted (cheap: nothing is parsed)."""
+    return len(_sent_messages())
+
+
+def _parsed(sent: Any) -> dict:
+    if sent.id not in _PARSED:
+        _PARSED[sent.id] = parse_raw(sent.raw_data, sent.id)
+    return _PARSED[sent.id]
+
+
+def raw_message(message_id: str) -> bytes | None:
+    """The MIME message SES accepted, byte for byte, by closedloop message id or SES message id."""
+    for sent in _sent_messages():
+        if hasattr(sent, "raw_data") and message_id in (sent.id, _parsed(sent)["message_id"]):
+            # moto keeps the raw message decoded as UTF-8; encoding it again gives back the bytes SES received.
+            return sent.raw_data.encode("utf-8")
+    return None
+
+
 def messages(to: str | None = None, template: str | None = None) -> list[dict]:
     """Outbox entries, oldest first; `to` / `template` keep only messages to that address / from that template."""
     entries = []
     for sent in _sent_messages():
         if hasattr(sent, "raw_data"):
-            if sent.id not in _PARSED:
-                _PARSED[sent.id] = parse_raw(sent.raw_data, sent.id)
             tags = _TAGS.get(sent.id, {})
-            entry = {**_PARSED[sent.id], "template": tags.get("template"), "tags": tags}
+            entry = {**_parsed(sent), "template": tags.get("template"), "tags": tags}
         else:  # a Simple send (the sender uses Raw; kept so nothing SES accepted is hidden)
             entry = {
                 "message_id": sent.id,
@@ -106,36 +123,3 @@ def messages(to: str | None = None, template: str | None = None) -> list[dict]:
         if (to is None or to.lower() in (a.lower() for a in entry["to"])) and template in (None, entry["template"]):
             entries.append(entry)
     return entries
-
-
-def page(entries: list[dict], *, title: str = "closedloop outbox", links: dict[str, str] | None = None) -> str:
-    """A human page listing the messages, each HTML body in a sandboxed iframe whose links open in a new tab."""
-    rows = []
-    for i, entry in enumerate(entries, 1):
-        body = entry["html"] or f"<pre>{html.escape(entry['text'] or '')}</pre>"
-        # target=_blank so a click leaves the outbox page; allow-popups lets the sandboxed frame open it.
-        body = "<base target='_blank'>" + body
-        headers = "\n".join(f"{k}: {v}" for k, v in entry["headers"].items())
-        rows.append(
-            f"""<section id="m{i}">
-<h2>{i}. {html.escape(entry["subject"])}</h2>
-<p><b>to</b> {html.escape(", ".join(entry["to"]))} &middot; <b>sent</b> {html.escape(entry["sent_at"] or "?")}
-&middot; <b>template</b> {html.escape(entry["template"] or "?")}
-&middot; <b>id</b> <code>{html.escape(entry["message_id"])}</code></p>
-<details><summary>headers</summary><pre>{html.escape(headers)}</pre></details>
-<details><summary>text part</summary><pre>{html.escape(entry["text"] or "")}</pre></details>
-<iframe sandbox="allow-popups allow-popups-to-escape-sandbox" srcdoc="{html.escape(body, quote=True)}"></iframe>
-</section>"""
-        )
-    nav = " &middot; ".join(f'<a href="{html.escape(u)}">{html.escape(t)}</a>' for t, u in (links or {}).items())
-    return f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2rem; max-width: 60rem; }}
-section {{ border-top: 1px solid #ccc; padding: 1rem 0; }}
-iframe {{ width: 100%; height: 28rem; border: 1px solid #ddd; }}
-h2 {{ font-size: 1.1rem; margin: 0 0 .3rem; }}
-</style></head>
-<body><h1>{html.escape(title)}</h1><p>{len(entries)} message(s), oldest first. {nav}</p>
-{"".join(rows) or "<p>Nothing sent yet.</p>"}
-</body></html>"""

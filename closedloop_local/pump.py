@@ -8,6 +8,10 @@ backoff, so the queue's redrive policy moves a poison message to its DLQ); a rai
 fails the whole batch. For a rule tap: one event per invocation, deleted on success, retried on exception (the tap's
 DLQ plays the rule target's retry limit).
 
+The pump remembers the last error it saw for each message that failed (by SQS MessageId, which a message keeps
+when its queue's redrive policy moves it to the DLQ) and for each batch it parked in a stream's DLQ, so
+`/_local/dead-letters` can say why a message is there.
+
 Termination of `drain`: every failure ends in a DLQ after a bounded number of receives (or stream retries), DLQs
 are never delivered, and a deadline bounds handlers that keep creating work (or messages delayed past it).
 """
@@ -27,7 +31,7 @@ from typing import Any
 
 from infra import wiring
 
-from . import lambdas
+from . import dead_letters, lambdas
 from .aws import REGION, QueueRef, Resources, StreamRef
 from .streams import StreamReader
 
@@ -155,6 +159,7 @@ class Pump:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.failures = 0
+        self.reasons: dict[str, str] = {}  # message id -> the last error a delivery of it met
 
     # --- background ---------------------------------------------------------------------------------------------
 
@@ -237,13 +242,21 @@ class Pump:
         """Messages parked in each source's DLQ (only non-empty ones)."""
         counts = {}
         for source in self.sources:
-            dlq_url = source.stream.dlq_url if isinstance(source, StreamSource) else source.queue.dlq_url
             attributes = self._sqs.get_queue_attributes(
-                QueueUrl=dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
+                QueueUrl=_dlq_url(source), AttributeNames=["ApproximateNumberOfMessages"]
             )["Attributes"]
             if int(attributes["ApproximateNumberOfMessages"]):
                 counts[source.name] = int(attributes["ApproximateNumberOfMessages"])
         return counts
+
+    def parked(self) -> list[dict]:
+        """Every message in every DLQ, with its source, function and the reason it failed; nothing is consumed."""
+        with self._lock:
+            return [
+                dead_letters.describe(message, source=source.name, function=source.function.name, reasons=self.reasons)
+                for source in self.sources
+                for message in dead_letters.peek(self._sqs, _dlq_url(source))
+            ]
 
     def _deliver(self, source: Source | StreamSource) -> int:
         if isinstance(source, StreamSource):
@@ -275,30 +288,27 @@ class Pump:
         records = [sqs_record(m, source) for m in messages]
         ids = {r["messageId"] for r in records}
         try:
-            result = self._invoker.invoke(source.function, {"Records": records})
-            failed = (
-                {f.get("itemIdentifier") for f in (result or {}).get("batchItemFailures", [])}
-                if isinstance(result, dict)
-                else set()
-            )
+            invocation = self._invoker.invoke_batch(source.function, {"Records": records})
+            failed = _batch_item_failures(invocation.result)
+            reasons = {i: invocation.record_errors.get(i, _unexplained(source.function)) for i in failed}
             if not failed <= ids:
                 # Lambda treats an unknown or empty itemIdentifier as a failure of the whole batch.
                 print(f"[pump] {source.function.name}: invalid batchItemFailures {failed - ids}", file=sys.stderr)
-                failed = ids
+                reasons = dict.fromkeys(ids, f"invalid batchItemFailures {sorted(map(str, failed - ids))}")
         except Exception as error:  # noqa: BLE001 - a raised exception fails the whole batch, as in Lambda
             lambdas.report(error, f"pump {source.name}: batch of {len(records)} failed")
-            failed = ids
-        self._settle(source, messages, failed)
+            reasons = lambdas.failure_reasons(error, ids)
+        self._settle(source, messages, reasons)
 
     def _deliver_events(self, source: Source, messages: list[dict]) -> None:
-        failed = set()
+        reasons = {}
         for message in messages:
             try:
                 self._invoker.invoke(source.function, json.loads(message["Body"]))
             except Exception as error:  # noqa: BLE001 - EventBridge retries a failed invocation
                 lambdas.report(error, f"pump {source.name}: event failed")
-                failed.add(message["MessageId"])
-        self._settle(source, messages, failed)
+                reasons.update(lambdas.failure_reasons(error, [message["MessageId"]]))
+        self._settle(source, messages, reasons)
 
     def _fill(self, source: StreamSource) -> None:
         if not source.buffer:
@@ -313,29 +323,28 @@ class Pump:
             return 0
         sequence = [record["dynamodb"]["SequenceNumber"] for record in batch]
         try:
-            result = self._invoker.invoke(source.function, {"Records": batch})
-            failed = (
-                {f.get("itemIdentifier") for f in (result or {}).get("batchItemFailures", [])}
-                if isinstance(result, dict)
-                else set()
-            )
+            invocation = self._invoker.invoke_batch(source.function, {"Records": batch})
+            failed = _batch_item_failures(invocation.result)
+            errors = invocation.record_errors
             if not failed <= set(sequence):
                 failed = set(sequence)
         except Exception as error:  # noqa: BLE001 - a raised exception fails the whole batch
             lambdas.report(error, f"pump {source.name}: batch of {len(batch)} failed")
             failed = set(sequence)
+            errors = lambdas.failure_reasons(error, sequence)
         if not failed:
             del source.buffer[: len(batch)]
             source.attempts = 0
             return len(batch)
         # Checkpoint before the first failed record; the retry starts there, keeping the item's order.
         first = min(i for i, number in enumerate(sequence) if number in failed)
+        reason = errors.get(sequence[first], _unexplained(source.function))
         del source.buffer[:first]
         source.attempts += 1
         self.failures += 1
         if source.attempts > source.max_retries:
             spent = source.buffer[: len(batch) - first]
-            self._sqs.send_message(
+            parked = self._sqs.send_message(
                 QueueUrl=source.stream.dlq_url,
                 MessageBody=json.dumps(
                     {
@@ -347,22 +356,42 @@ class Pump:
                     }
                 ),
             )
+            self.reasons[parked["MessageId"]] = reason
             del source.buffer[: len(spent)]
             source.attempts = 0
         else:
             source.retry_at = time.monotonic() + STREAM_RETRY_BACKOFF_S
         return len(batch)
 
-    def _settle(self, source: Source, messages: list[dict], failed: set[str]) -> None:
+    def _settle(self, source: Source, messages: list[dict], failed: dict[str, str]) -> None:
+        """Delete the successes; make each failure visible again soon, remembering why it failed."""
         done = [m for m in messages if m["MessageId"] not in failed]
         if done:
             self._sqs.delete_message_batch(
                 QueueUrl=source.queue.url,
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
             )
+        for message in done:
+            self.reasons.pop(message["MessageId"], None)
         for message in messages:
             if message["MessageId"] in failed:
+                self.reasons[message["MessageId"]] = failed[message["MessageId"]]
                 self.failures += 1
                 self._sqs.change_message_visibility(
                     QueueUrl=source.queue.url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=self._backoff_s
                 )
+
+
+def _dlq_url(source: Source | StreamSource) -> str:
+    return source.stream.dlq_url if isinstance(source, StreamSource) else source.queue.dlq_url
+
+
+def _batch_item_failures(result: Any) -> set[str]:
+    """The itemIdentifiers of a partial batch response (none when the handler returned something else)."""
+    if not isinstance(result, dict):
+        return set()
+    return {f.get("itemIdentifier") for f in result.get("batchItemFailures") or []}
+
+
+def _unexplained(function: wiring.Function) -> str:
+    return f"{function.name} reported the record as failed (batchItemFailures) without raising an error"

@@ -3,25 +3,29 @@ and stopped as one. `Runtime` is used by the CLI (`closedloop local`), the demo 
 
 Configuration reaches the handlers exactly as in Lambda: through process environment variables (the ones
 infra/wiring.py names), so the runtime patches os.environ while it runs and restores it on stop.
+
+The content (templates/ and config/) is checked before anything starts, so a broken file stops the runtime with
+one sentence instead of failing a recipient's mail later. moto always listens on the loopback interface: it has
+no authentication, whatever host the gateway is asked to serve on.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import boto3
 
-from closedloop.clock import ShiftedClock, isoformat, parse_instant
+from closedloop.clock import ShiftedClock
 
-from . import aws, lambdas, outbox
-from .gateway import Gateway, Reply, Request
-from .pump import DrainTimeout, Pump, sources_from
-from .scheduler import Scheduler, UnknownSchedule
+from . import aws, lambdas, local_routes, moto_speedups, outbox
+from .gateway import Gateway
+from .pump import Pump, sources_from
+from .scheduler import Scheduler
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,6 +65,13 @@ def _reset_domain() -> None:
     _services().reset()
 
 
+def check_content(content_dir: Path) -> None:
+    """Raise closedloop's ConfigError naming the first problem in the templates and configuration."""
+    from closedloop.content import check_content as check
+
+    check(content_dir)
+
+
 def _reset_moto(endpoint: str | None) -> None:
     if endpoint:
         urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")).read()
@@ -86,27 +97,40 @@ class Runtime:
         self._ticker = ticker
         self._quiet = quiet
         self._log_requests = log_requests
-        self._content_dir = Path(content_dir or REPO_ROOT)
+        self._content_dir = Path(content_dir or REPO_ROOT).resolve()
         self._api_key, self._sender = api_key, sender
         self._in_process = in_process
         self.invoker: lambdas.Environments | lambdas.InProcess | None = None
         self._env = _Environment()
         self._moto = None
+        self._moto_endpoint: str | None = None
         self.gateway: Gateway | None = None
         self.pump: Pump | None = None
         self.scheduler: Scheduler | None = None
         self.resources: aws.Resources | None = None
+        self._undo_speedups: Callable[[], None] | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------------------------
 
     def start(self) -> Runtime:
+        """Start every part; if one fails, stop those already running and raise."""
+        check_content(self._content_dir)
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> Runtime:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every AWS call otherwise
         self.invoker = (lambdas.InProcess if self._in_process else lambdas.Environments)(self.clock, quiet=self._quiet)
         self.gateway = Gateway(
             clock=self.clock, invoker=self.invoker, host=self._host, port=self._port, log_requests=self._log_requests
         )
         outbox.capture_tags()
-        self._moto, endpoint = aws.start_moto(self._host)
+        self._undo_speedups = moto_speedups.install()
+        self._moto, endpoint = aws.start_moto("127.0.0.1", remember_dispatch=True)
+        self._moto_endpoint = endpoint
         # One moto per process: its backends are module globals, so start from a clean slate.
         _reset_moto(endpoint)
         self._env.set(aws.aws_environment(endpoint))
@@ -130,7 +154,7 @@ class Runtime:
         )
         self.scheduler = Scheduler(self.clock, self.invoker)
         self.gateway.add_function_routes()
-        self._add_local_routes(self.gateway)
+        local_routes.add(self.gateway, self)
         self.gateway.start()
         self.pump.start()
         if self._ticker:
@@ -145,9 +169,12 @@ class Runtime:
             self.invoker.close()
         if self._moto is not None:
             # moto's backends outlive its server (module globals): leave a clean slate for whoever comes next.
-            _reset_moto(self.resources.endpoint if self.resources else None)
+            _reset_moto(self._moto_endpoint)
             self._moto.stop()
             self._moto = None
+        if self._undo_speedups is not None:
+            self._undo_speedups()
+            self._undo_speedups = None
         try:
             _reset_domain()
         finally:
@@ -169,75 +196,5 @@ class Runtime:
         assert self.resources is not None, "start() first"
         return self.resources.api_key
 
-    # --- /_local routes ------------------------------------------------------------------------------------------
-
-    def _add_local_routes(self, gateway: Gateway) -> None:
-        gateway.add_local_route("GET", "/_local", self._index)
-        gateway.add_local_route("GET", "/_local/clock", self._get_clock)
-        gateway.add_local_route("POST", "/_local/clock", self._set_clock)
-        gateway.add_local_route("POST", "/_local/drain", self._drain)
-        gateway.add_local_route("POST", "/_local/schedules/{name}/run", self._run_schedule)
-        gateway.add_local_route("GET", "/_local/outbox", self._outbox)
-        gateway.add_local_route("GET", "/_local/outbox.html", self._outbox_page)
-
     def urls(self) -> dict[str, str]:
-        base = self.base_url
-        return {
-            "api": base,
-            "outbox": f"{base}/_local/outbox.html",
-            "outbox (JSON)": f"{base}/_local/outbox",
-            "clock": f"{base}/_local/clock",
-            "drain": f"{base}/_local/drain",
-            **{f"schedule {name}": f"{base}/_local/schedules/{name}/run" for name in self.scheduler.schedules},
-        }
-
-    def _index(self, request: Request) -> Reply:
-        return Reply.json(200, {"urls": self.urls(), "now": isoformat(self.clock.now())})
-
-    def _get_clock(self, request: Request) -> Reply:
-        return Reply.json(200, {"now": isoformat(self.clock.now())})
-
-    def _set_clock(self, request: Request) -> Reply:
-        try:
-            self.clock.set(parse_instant(str(request.json()["now"])))
-        except (KeyError, TypeError, ValueError) as error:
-            return Reply.json(400, {"message": f'send {{"now": "<ISO 8601 with zone>"}}: {error}'})
-        return Reply.json(200, {"now": isoformat(self.clock.now())})
-
-    def _drain(self, request: Request) -> Reply:
-        timeout = float(request.query.get("timeout", 30))
-        failures_before = self.pump.failures
-        try:
-            processed = self.pump.drain(timeout_s=timeout)
-        except DrainTimeout as timeout_error:
-            return Reply.json(
-                504,
-                {"message": str(timeout_error), "processed": timeout_error.processed, "left": timeout_error.left},
-            )
-        return Reply.json(
-            200,
-            {
-                "processed": processed,
-                "failed": self.pump.failures - failures_before,
-                "dead_letters": self.pump.dead_letters(),
-            },
-        )
-
-    def _run_schedule(self, request: Request, name: str) -> Reply:
-        try:
-            result = self.scheduler.run(name)
-        except UnknownSchedule:
-            return Reply.json(
-                404, {"message": f"no schedule named {name!r}", "schedules": sorted(self.scheduler.schedules)}
-            )
-        return Reply(200, json.dumps(result, default=str).encode(), [("content-type", "application/json")])
-
-    def _outbox(self, request: Request) -> Reply:
-        if "text/html" in request.header("accept"):
-            return self._outbox_page(request)
-        return Reply.json(200, outbox.messages(request.query.get("to"), request.query.get("template")))
-
-    def _outbox_page(self, request: Request) -> Reply:
-        links = {"JSON": "/_local/outbox", "clock": "/_local/clock"}
-        entries = outbox.messages(request.query.get("to"), request.query.get("template"))
-        return Reply.html(200, outbox.page(entries, links=links))
+        return local_routes.urls(self)

@@ -9,15 +9,18 @@ from closedloop_local.client import LocalClient
 pytestmark = pytest.mark.e2e
 
 
-def test_an_unknown_route_answers_404_like_api_gateway(client: LocalClient):
+def test_an_unknown_route_answers_404_with_a_json_error(client: LocalClient):
     response = client.request("GET", "/no/such/route")
 
     assert response.status == 404
-    assert response.json() == {"message": "Not Found"}
+    assert response.json() == {"code": "route_not_found", "message": "no route for GET /no/such/route"}
 
 
-def test_a_known_path_with_another_method_answers_404(client: LocalClient):
-    assert client.request("DELETE", "/v1/events").status == 404
+def test_a_known_path_with_another_method_answers_404_with_a_json_error(client: LocalClient):
+    response = client.request("DELETE", "/v1/events")
+
+    assert response.status == 404
+    assert response.json()["code"] == "route_not_found"
 
 
 def test_the_clock_can_be_set_and_read_back(client: LocalClient):
@@ -30,6 +33,7 @@ def test_a_clock_without_a_zone_is_refused(client: LocalClient):
     response = client.request("POST", "/_local/clock", {"now": "2026-03-02T08:00:00"})
 
     assert response.status == 400
+    assert response.json()["code"] == "invalid_input"
 
 
 def test_draining_an_idle_system_processes_nothing(client: LocalClient):
@@ -73,3 +77,4 @@ def test_a_body_over_ten_megabytes_answers_413(client: LocalClient):
     response = client.request("POST", "/v1/events", b"x" * (10 * 1024 * 1024 + 1))
 
     assert response.status == 413
+    assert response.json()["code"] == "payload_too_large"

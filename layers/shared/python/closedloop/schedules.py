@@ -1,10 +1,9 @@
 """The scheduled checks: birthday (hourly) and we-miss-you (daily).
 
-Both read only due profiles from the sparse, sharded indexes (closedloop.profiles), enqueue one send request per
+Both read only due profiles from the sparse, sharded indexes (closedloop.due), enqueue one send request per
 profile, then move the profile's entry on: next year's birthday morning, or out of the idle index until the next
-activity. The business key of each mail names the occasion (`birthday#<year>#p1`, `we-miss-you#<due>#p1`),
-so a check that runs twice, or fails between enqueueing and moving an entry, never sends twice. An entry that
-fell due while no check ran is still <= now at the next run: missed runs are caught up.
+activity. The business key of each mail names the occasion (`birthday#<year>#p1`, `we-miss-you#<due>#p1`); why
+that makes a check safe to run twice or to fail half-way: ARCHITECTURE.md, "Scheduled checks read only what is due".
 """
 
 from __future__ import annotations

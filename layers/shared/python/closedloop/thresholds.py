@@ -1,13 +1,8 @@
 """Thresholds close the loop: a counter reaching a rule's mark fires `threshold.crossed` once per profile and rule.
 
-Crossings are found on the profiles table's stream, which carries each write's old and new image: a rule is
-crossed by the one write whose old value is below the mark and whose new value reaches it. DynamoDB applies
-concurrent ADDs one after another, so exactly one write crosses, however many clicks race.
-
-Stream batches are retried, so firing is idempotent too: a conditional claim on `threshold#<rule>#<profile>`
-comes first, the event second, "published" last. A retry that finds the claim still pending publishes again
-(the first attempt died in between); consumers dedupe on the same business key (the send ledger), so even that
-rare second event never becomes a second mail.
+A rule is crossed by the one write (seen on the profiles stream) whose old value is below the mark and whose new
+value reaches it; firing is claim, publish, mark. Why that is exact under races and retries: ARCHITECTURE.md,
+"Thresholds from the stream".
 """
 
 from __future__ import annotations

@@ -1,0 +1,123 @@
+"""The /_local routes: what only the local runtime offers (clock, drain, schedules, outbox, dead letters).
+
+They have no authentication, which is why `closedloop local` serves on the loopback interface unless told twice.
+Errors answer {"code", "message"} like every other error of the runtime.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from closedloop.clock import isoformat, parse_instant
+
+from . import outbox, outbox_page
+from .gateway import Gateway
+from .http_messages import Reply, Request
+from .pump import DrainTimeout
+from .scheduler import UnknownSchedule
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
+
+
+def add(gateway: Gateway, runtime: Runtime) -> None:
+    routes = _LocalRoutes(runtime)
+    gateway.add_local_route("GET", "/_local", routes.index)
+    gateway.add_local_route("GET", "/_local/clock", routes.get_clock)
+    gateway.add_local_route("POST", "/_local/clock", routes.set_clock)
+    gateway.add_local_route("POST", "/_local/drain", routes.drain)
+    gateway.add_local_route("POST", "/_local/schedules/{name}/run", routes.run_schedule)
+    gateway.add_local_route("GET", "/_local/outbox", routes.outbox)
+    gateway.add_local_route("GET", "/_local/outbox.html", routes.outbox_page)
+    gateway.add_local_route("GET", "/_local/outbox/{message_id}.eml", routes.raw_message)
+    gateway.add_local_route("GET", "/_local/dead-letters", routes.dead_letters)
+
+
+def urls(runtime: Runtime) -> dict[str, str]:
+    base = runtime.base_url
+    return {
+        "api": base,
+        "outbox": f"{base}/_local/outbox.html",
+        "outbox (JSON)": f"{base}/_local/outbox",
+        "dead letters": f"{base}/_local/dead-letters",
+        "clock": f"{base}/_local/clock",
+        "drain": f"{base}/_local/drain",
+        **{f"schedule {name}": f"{base}/_local/schedules/{name}/run" for name in runtime.scheduler.schedules},
+    }
+
+
+def _filters(request: Request) -> tuple[str | None, str | None]:
+    """The outbox filters of a query; an empty value (the form's "any") is no filter."""
+    return request.query.get("to") or None, request.query.get("template") or None
+
+
+class _LocalRoutes:
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+
+    def index(self, request: Request) -> Reply:
+        now = isoformat(self._runtime.clock.now())
+        return Reply.json(200, {"urls": urls(self._runtime), "now": now, "outbox_messages": outbox.count()})
+
+    def get_clock(self, request: Request) -> Reply:
+        return Reply.json(200, {"now": isoformat(self._runtime.clock.now())})
+
+    def set_clock(self, request: Request) -> Reply:
+        try:
+            self._runtime.clock.set(parse_instant(str(request.json()["now"])))
+        except (KeyError, TypeError, ValueError) as error:
+            return Reply.error(400, "invalid_input", f'send {{"now": "<ISO 8601 with zone>"}}: {error}')
+        return Reply.json(200, {"now": isoformat(self._runtime.clock.now())})
+
+    def drain(self, request: Request) -> Reply:
+        pump = self._runtime.pump
+        try:
+            timeout = float(request.query.get("timeout", 30))
+        except ValueError:
+            return Reply.error(400, "invalid_input", "timeout must be a number of seconds")
+        failures_before = pump.failures
+        try:
+            processed = pump.drain(timeout_s=timeout)
+        except DrainTimeout as timeout_error:
+            return Reply.error(
+                504, "drain_timeout", str(timeout_error), processed=timeout_error.processed, left=timeout_error.left
+            )
+        return Reply.json(
+            200,
+            {"processed": processed, "failed": pump.failures - failures_before, "dead_letters": pump.dead_letters()},
+        )
+
+    def run_schedule(self, request: Request, name: str) -> Reply:
+        scheduler = self._runtime.scheduler
+        try:
+            result = scheduler.run(name)
+        except UnknownSchedule:
+            return Reply.error(
+                404, "schedule_not_found", f"no schedule named {name!r}", schedules=sorted(scheduler.schedules)
+            )
+        return Reply(200, json.dumps(result, default=str).encode(), [("content-type", "application/json")])
+
+    def outbox(self, request: Request) -> Reply:
+        if "text/html" in request.header("accept"):
+            return self.outbox_page(request)
+        return Reply.json(200, outbox.messages(*_filters(request)))
+
+    def outbox_page(self, request: Request) -> Reply:
+        to, template = _filters(request)
+        templates = sorted({entry["template"] for entry in outbox.messages() if entry["template"]})
+        links = {"JSON": "/_local/outbox", "dead letters": "/_local/dead-letters", "clock": "/_local/clock"}
+        text = outbox_page.page(
+            outbox.messages(to, template), templates=templates, to=to, template=template, links=links
+        )
+        return Reply.html(200, text, [("content-security-policy", outbox_page.CONTENT_SECURITY_POLICY)])
+
+    def raw_message(self, request: Request, message_id: str) -> Reply:
+        raw = outbox.raw_message(message_id)
+        if raw is None:
+            return Reply.error(404, "message_not_found", f"the outbox holds no message {message_id!r}")
+        disposition = f'attachment; filename="{"".join(c for c in message_id if c.isalnum() or c in "-_")}.eml"'
+        return Reply(200, raw, [("content-type", "message/rfc822"), ("content-disposition", disposition)])
+
+    def dead_letters(self, request: Request) -> Reply:
+        return Reply.json(200, {"dead_letters": self._runtime.pump.parked()})
