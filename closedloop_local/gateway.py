@@ -148,7 +148,7 @@ class Gateway:
                     if route.local is not None:
                         return route.local(request, **parameters)
                     return self._invoke(route, request, parameters)
-                except Exception as error:  # noqa: BLE001 - API Gateway answers 500 whatever went wrong
+                except Exception as error:  # API Gateway answers 500 whatever went wrong
                     lambdas.report(error, f"gateway {route.route_key}")
                     return Reply.error(500, "internal_error", "Internal Server Error")
         return Reply.error(404, "route_not_found", f"no route for {request.method} {request.path}")
@@ -193,7 +193,7 @@ def _handler(log_requests: bool) -> type[WSGIRequestHandler]:
             if self.command != "HEAD" and code >= 200 and code not in (204, 304):
                 self.wfile.write(body)
 
-        def log(self, type: str, message: str, *args: Any) -> None:  # noqa: A002 - Werkzeug's signature
+        def log(self, type: str, message: str, *args: Any) -> None:  # Werkzeug's signature
             if log_requests:
                 sys.stderr.write(f"[gateway] {self.address_string()} {message % args}\n")
 

@@ -162,7 +162,7 @@ def _worker(function_name: str, connection: Any) -> None:
         with record_errors.collecting() as errors:
             try:
                 answer = ("ok", call(function, event), errors)
-            except Exception as error:  # noqa: BLE001 - reported to the caller, as Lambda reports a function error
+            except Exception as error:  # reported to the caller, as Lambda reports a function error
                 answer = ("error", (record_errors.last_line(error), traceback.format_exc()), errors)
         connection.send(answer)
 

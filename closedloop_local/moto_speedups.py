@@ -71,7 +71,7 @@ class _TouchedItems:
                     }
                     hash_key, range_key = backend.get_keys_value(table, key)
                     before = table.get_item(hash_key, range_key)
-                except Exception:  # noqa: BLE001 - moto refuses this operation itself, before writing it
+                except Exception:  # moto refuses this operation itself, before writing it
                     continue
                 self._items.append((table, hash_key, range_key, copy.deepcopy(before)))
                 if table.stream_shard is not None and table.name not in self._streams:

@@ -45,7 +45,7 @@ class Progress:
             while not self._done.wait(self._every_s):
                 try:
                     self.update(probe())
-                except Exception:  # noqa: BLE001 - a failed probe must not break the step it reports on
+                except Exception:  # a failed probe must not break the step it reports on
                     pass
 
         self._watcher = threading.Thread(target=keep_watching, name="progress", daemon=True)

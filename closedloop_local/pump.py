@@ -181,7 +181,7 @@ class Pump:
             try:
                 with self._lock:
                     delivered = self.pass_once()
-            except Exception:  # noqa: BLE001 - the pump must outlive a moto hiccup
+            except Exception:  # the pump must outlive a moto hiccup
                 traceback.print_exc()
                 delivered = 0
             sleep = IDLE_SLEEP_S if delivered else min(sleep * 2, IDLE_MAX_SLEEP_S)
@@ -295,7 +295,7 @@ class Pump:
                 # Lambda treats an unknown or empty itemIdentifier as a failure of the whole batch.
                 print(f"[pump] {source.function.name}: invalid batchItemFailures {failed - ids}", file=sys.stderr)
                 reasons = dict.fromkeys(ids, f"invalid batchItemFailures {sorted(map(str, failed - ids))}")
-        except Exception as error:  # noqa: BLE001 - a raised exception fails the whole batch, as in Lambda
+        except Exception as error:  # a raised exception fails the whole batch, as in Lambda
             lambdas.report(error, f"pump {source.name}: batch of {len(records)} failed")
             reasons = lambdas.failure_reasons(error, ids)
         self._settle(source, messages, reasons)
@@ -305,7 +305,7 @@ class Pump:
         for message in messages:
             try:
                 self._invoker.invoke(source.function, json.loads(message["Body"]))
-            except Exception as error:  # noqa: BLE001 - EventBridge retries a failed invocation
+            except Exception as error:  # EventBridge retries a failed invocation
                 lambdas.report(error, f"pump {source.name}: event failed")
                 reasons.update(lambdas.failure_reasons(error, [message["MessageId"]]))
         self._settle(source, messages, reasons)
@@ -328,7 +328,7 @@ class Pump:
             errors = invocation.record_errors
             if not failed <= set(sequence):
                 failed = set(sequence)
-        except Exception as error:  # noqa: BLE001 - a raised exception fails the whole batch
+        except Exception as error:  # a raised exception fails the whole batch
             lambdas.report(error, f"pump {source.name}: batch of {len(batch)} failed")
             failed = set(sequence)
             errors = lambdas.failure_reasons(error, sequence)

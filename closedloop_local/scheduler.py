@@ -140,7 +140,7 @@ class Scheduler:
                     try:
                         result = self.run(name)
                         print(f"[scheduler] {name} fired at {now.isoformat()}: {result}", file=sys.stderr)
-                    except Exception:  # noqa: BLE001 - a failing run must not stop the ticker
+                    except Exception:  # a failing run must not stop the ticker
                         traceback.print_exc()
                     due[name] = self._next(function, now)
             last = now
