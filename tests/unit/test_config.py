@@ -23,7 +23,6 @@ RULE = {"id": "travel-offers", "counter": "travel", "at": 3, "template": "travel
         ({"thresholds": [RULE, RULE]}, "threshold ids must be unique"),
         ({"thresholds": [{**RULE, "at": 0}]}, "at >= 1"),
         ({"birthday": {"local_hour": 24}}, "local_hour must be 0..23"),
-        ({"birthday": {"default_timezone": "Mars/Olympus"}}, "unknown time zone 'Mars/Olympus'"),
         ({"we_miss_you": {"inactive_days": 0}}, "inactive_days must be >= 1"),
     ],
 )
@@ -53,6 +52,12 @@ def test_a_rule_naming_a_template_that_does_not_exist_fails_the_check(content):
         '[[thresholds]]\nid = "x"\ncounter = "travel"\nat = 3\ntemplate = "travel-ofers"\n'
     )
     with pytest.raises(ConfigError, match="names template 'travel-ofers'"):
+        check_content(content)
+
+
+def test_an_unknown_default_time_zone_fails_the_check(content):
+    (content / "config" / "closedloop.toml").write_text('[birthday]\ndefault_timezone = "Mars/Olympus"\n')
+    with pytest.raises(ConfigError, match="unknown time zone 'Mars/Olympus'"):
         check_content(content)
 
 

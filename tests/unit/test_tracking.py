@@ -1,6 +1,6 @@
 import pytest
 
-from closedloop import tracking
+from closedloop import events, tracking
 from closedloop.errors import InvalidInput, InvalidToken
 from closedloop.ports import Activity, Link
 from closedloop.tokens import ClickToken
@@ -94,10 +94,10 @@ def test_an_activity_survives_the_trip_through_the_queue_unchanged(now):
 )
 def test_bad_events_are_refused_before_anything_is_recorded(body, words, now):
     with pytest.raises(InvalidInput, match=words):
-        tracking.event_activity(body, now)
+        events.event_activity(body, now)
 
 
 def test_an_event_without_an_id_gets_a_fresh_one_and_one_with_an_id_keeps_it(now):
-    given = tracking.event_activity({"profile_id": "p-ada", "type": "purchase", "event_id": "order-17"}, now)
-    fresh = tracking.event_activity({"profile_id": "p-ada", "type": "purchase"}, now)
+    given = events.event_activity({"profile_id": "p-ada", "type": "purchase", "event_id": "order-17"}, now)
+    fresh = events.event_activity({"profile_id": "p-ada", "type": "purchase"}, now)
     assert given.activity_id == "order-17" and fresh.activity_id not in ("", "order-17")

@@ -1,8 +1,8 @@
 """The marketers' configuration (config/closedloop.toml in the content layer), parsed once into typed values.
 
 Parsing is strict: an unknown key, a wrong type or an impossible value is refused with a sentence that names the
-key, at `make test`, at `cdk synth` (the content layer build) and when the local runtime starts, long before a
-mail depends on it.
+key. What it refers to (templates, the time zone) is checked by closedloop.content, at `make test`, at `cdk synth`
+(the content layer build) and when the local runtime starts; parsing stays cheap enough for a click's cold start.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import typing
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from closedloop.errors import ConfigError
 
@@ -125,12 +124,6 @@ def _check_values(config: Config) -> None:
         raise ConfigError(f"{CONFIG_FILE}: birthday local_hour must be 0..23")
     if config.birthday.catch_up_days < 0:
         raise ConfigError(f"{CONFIG_FILE}: birthday catch_up_days must be >= 0")
-    try:
-        ZoneInfo(config.birthday.default_timezone)
-    except (ZoneInfoNotFoundError, ValueError) as error:
-        raise ConfigError(
-            f"{CONFIG_FILE}: unknown time zone {config.birthday.default_timezone!r} in [birthday] default_timezone"
-        ) from error
     if config.we_miss_you.inactive_days < 1:
         raise ConfigError(f"{CONFIG_FILE}: we_miss_you inactive_days must be >= 1")
     if config.tracking.activity_retention_days < 1:

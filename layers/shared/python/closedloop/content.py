@@ -7,18 +7,24 @@ starts: a broken file fails there with one plain sentence instead of failing a r
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from closedloop.config import CONFIG_FILE, load_config
 from closedloop.errors import ConfigError
 
 
 def check_content(content_dir: Path) -> None:
-    """Raise ConfigError naming the first problem: bad config, a missing template, a template that does not parse."""
+    """Raise ConfigError naming the first problem: bad config, an unknown zone, a missing or unparsable template."""
     from closedloop.adapters.templates import compile_all, template_exists
 
     content_dir = Path(content_dir)
     load_config.cache_clear()  # always the files as they are now
     config = load_config(content_dir)
+    try:
+        ZoneInfo(config.birthday.default_timezone)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        zone = config.birthday.default_timezone
+        raise ConfigError(f"{CONFIG_FILE}: unknown time zone {zone!r} in [birthday] default_timezone") from error
     templates = content_dir / "templates"
     for where, name in config.templates().items():
         if not template_exists(templates, name):

@@ -1,7 +1,7 @@
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from closedloop import services, tracking
+from closedloop import events, services, tracking
 from closedloop.api.body import json_body, json_response
 
 router = APIGatewayHttpRouter()
@@ -9,6 +9,6 @@ router = APIGatewayHttpRouter()
 
 @router.post("/v1/events")
 def post_event() -> Response:
-    activity = tracking.event_activity(json_body(router.current_event), services.clock().now())
+    activity = events.event_activity(json_body(router.current_event), services.clock().now())
     recorded = tracking.record(activity, services.activity_log(), services.config())
     return json_response(202, {"event_id": activity.activity_id, "recorded": recorded})
