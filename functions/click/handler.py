@@ -17,9 +17,7 @@ def handler(event: dict, context) -> dict:
         metrics.add_metric(name="InvalidTokens", unit="Count", value=1)
         return not_found()
     activity = tracking.click_activity(click, services.clock().now())
-    recording = tracking.record_or_defer(
-        activity, services.activity_log(), services.config(), services.activity_queue()
-    )
+    recording = services.record_reaction(activity)
     tracking.log_recording(logger, "click", activity, recording)
     metrics.add_metric(name=f"Clicks_{recording.outcome}", unit="Count", value=1)
     return redirect(click.link.url)

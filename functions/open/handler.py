@@ -14,9 +14,7 @@ def handler(event: dict, context) -> dict:
     except InvalidToken:
         return not_found()
     activity = tracking.open_activity(token, services.clock().now())
-    recording = tracking.record_or_defer(
-        activity, services.activity_log(), services.config(), services.activity_queue()
-    )
+    recording = services.record_reaction(activity)
     tracking.log_recording(logger, "open", activity, recording)
     metrics.add_metric(name=f"Opens_{recording.outcome}", unit="Count", value=1)
     return pixel()

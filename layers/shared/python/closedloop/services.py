@@ -158,6 +158,13 @@ def preview_renderer():
     )
 
 
+def record_reaction(activity):
+    """Record a click or an open with this container's collaborators, deferring to the retry queue; never raises."""
+    from closedloop.tracking import record_or_defer
+
+    return record_or_defer(activity, activity_log(), config(), activity_queue())
+
+
 def run_check(name: str, context) -> dict:
     """Run a scheduled check (closedloop.schedules.CHECKS) against this container's collaborators."""
     from closedloop.schedules import CHECKS
