@@ -233,6 +233,7 @@ ADMIN = Function(
     description="Authenticated admin API: profiles, events, messages.",
     routes=(
         Route(ADMIN_API, "PUT", "/v1/profiles/{profile_id}"),
+        Route(ADMIN_API, "GET", "/v1/profiles"),
         Route(ADMIN_API, "GET", "/v1/profiles/{profile_id}"),
         Route(ADMIN_API, "POST", "/v1/events"),
         Route(ADMIN_API, "POST", "/v1/messages"),

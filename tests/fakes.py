@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from closedloop.clock import isoformat
-from closedloop.errors import ConcurrentUpdate, ProfileNotFound, ProviderThrottled
+from closedloop.errors import ConcurrentUpdate, EmailTaken, ProfileNotFound, ProviderThrottled
 from closedloop.mail import OutgoingMail
 from closedloop.ports import Activity, DueEntry, Link, MessageStatus
 from closedloop.profiles import Profile, ProfileChange
@@ -22,6 +22,7 @@ class FakeProfiles:
     def __init__(self) -> None:
         self.items: dict[str, dict] = {}
         self.activities: set[str] = set()
+        self.claims: dict[str, str] = {}  # normalised address -> profile id
 
     def get(self, profile_id: str, consistent: bool = False) -> Profile | None:
         item = self.items.get(profile_id)
@@ -37,13 +38,21 @@ class FakeProfiles:
             item.get("created_at"),
             item.get("updated_at"),
             item.get("version", 0),
+            item.get("consent"),
         )
 
-    def save(self, change: ProfileChange, now: datetime, expected_version: int | None) -> tuple[Profile, bool]:
+    def save(self, change: ProfileChange, now: datetime, existing: Profile | None) -> tuple[Profile, bool]:
         item = self.items.get(change.profile_id)
-        if (item is None) != (expected_version is None) or (item and item.get("version", 0) != expected_version):
+        if (item is None) != (existing is None) or (item and item.get("version", 0) != existing.version):
             raise ConcurrentUpdate(change.profile_id)
+        if self.claims.get(change.email, change.profile_id) != change.profile_id:
+            raise EmailTaken(change.email)
+        if change.previous_email and self.claims.get(change.previous_email) == change.profile_id:
+            del self.claims[change.previous_email]
+        self.claims[change.email] = change.profile_id
         item = self.items.setdefault(change.profile_id, {"interests": {}, "created_at": isoformat(now)})
+        if change.consent:
+            item["consent"] = change.consent
         item.update(
             email=change.email,
             status=change.status,
@@ -53,10 +62,14 @@ class FakeProfiles:
             birthday=change.birthday_due,
             idle=(item.get("idle") or change.idle_due) if change.idle_due else None,
         )
-        return self.get(change.profile_id), expected_version is None
+        return self.get(change.profile_id), existing is None
+
+    def find_by_email(self, email: str) -> Profile | None:
+        profile_id = self.claims.get(email)
+        return self.get(profile_id) if profile_id else None
 
     def add(self, profile_id: str, status: str = "subscribed", email: str | None = None, **attributes) -> None:
-        """A stored profile, as a test's given."""
+        """A stored profile, as a test's given (written before address claims existed: it holds none)."""
         self.items[profile_id] = {
             "email": email or f"{profile_id}@example.net",
             "status": status,
@@ -98,11 +111,11 @@ class FakeProfiles:
         item[index] = new
         return True
 
-    def set_status(self, profile_id: str, status: str, now: datetime) -> bool:
+    def set_status(self, profile_id: str, status: str, now: datetime, consent: dict) -> bool:
         item = self.items.get(profile_id)
         if item is None:
             return False
-        item.update(status=status, updated_at=isoformat(now), version=item.get("version", 0) + 1)
+        item.update(status=status, consent=consent, updated_at=isoformat(now), version=item.get("version", 0) + 1)
         if status != "subscribed":
             item["birthday"] = item["idle"] = None
         return True

@@ -8,6 +8,7 @@ import itertools
 import json
 import os
 import re
+import urllib.parse
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -89,6 +90,7 @@ def http_event(
     headers: dict | None = None,
     raw_body: str | None = None,
     raw_bytes: bytes | None = None,
+    query: str = "",
 ) -> dict:
     text = raw_body if raw_body is not None else (json.dumps(body) if body is not None else None)
     if raw_bytes is not None:  # as API Gateway passes a body that is not text: base64
@@ -97,7 +99,8 @@ def http_event(
         "version": "2.0",
         "routeKey": f"{method} {route}",
         "rawPath": path,
-        "rawQueryString": "",
+        "rawQueryString": query,
+        **({"queryStringParameters": dict(urllib.parse.parse_qsl(query))} if query else {}),
         "headers": {"content-type": "application/json", **(headers or {})},
         "pathParameters": params or {},
         "requestContext": {
@@ -131,12 +134,21 @@ def admin(
     raw_body: str | None = None,
     raw_bytes: bytes | None = None,
 ):
-    """Call the admin API function; returns (status, json body)."""
+    """Call the admin API function; returns (status, json body). `path` may carry a query string."""
+    path, _, query = path.partition("?")
     route = next(r.path for r in wiring.ADMIN.routes if r.method == method and _matches(r.path, path))
     params = _params(route, path)
     headers = {"authorization": f"Bearer {key}"} if key is not None else {}
     event = http_event(
-        method, path, route=route, params=params, body=body, headers=headers, raw_body=raw_body, raw_bytes=raw_bytes
+        method,
+        path,
+        route=route,
+        params=params,
+        body=body,
+        headers=headers,
+        raw_body=raw_body,
+        raw_bytes=raw_bytes,
+        query=query,
     )
     response = invoke(wiring.ADMIN, event)
     return response["statusCode"], json.loads(response["body"]) if response.get("body") else None

@@ -10,7 +10,7 @@ from tests.integration.conftest import admin, drain_sends, mails_to, put_profile
 
 def test_putting_a_new_profile_answers_201_and_again_200(resources, profile_id):
     body = {
-        "email": "ada@example.com",
+        "email": f"{profile_id}@example.com",
         "status": "subscribed",
         "attributes": {"first_name": "Ada", "birthday": "1990-06-15", "timezone": "Europe/Berlin"},
     }

@@ -19,7 +19,7 @@ def test_a_sync_without_status_after_a_one_click_unsubscribe_keeps_the_person_un
 
 
 def test_a_profile_created_without_a_status_is_pending_and_gets_no_mail(resources, profile_id):
-    status, body = admin("PUT", f"/v1/profiles/{profile_id}", {"email": "ada@example.com"})
+    status, body = admin("PUT", f"/v1/profiles/{profile_id}", {"email": f"{profile_id}@example.com"})
     assert (status, body["status"]) == (201, "pending")
     refused = admin("POST", "/v1/messages", {"profile_id": profile_id, "template": "birthday"})
     assert (refused[0], refused[1]["code"]) == (409, "not_subscribed")

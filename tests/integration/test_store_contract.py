@@ -10,13 +10,14 @@ from typing import NamedTuple
 import pytest
 
 from closedloop import services
-from closedloop.errors import ConcurrentUpdate, ProfileNotFound
+from closedloop.errors import ConcurrentUpdate, EmailTaken, ProfileNotFound
 from closedloop.ports import Activity, Link, MessageStatus
 from closedloop.profiles import ProfileChange
 from closedloop.schedules import now_key
 from tests.fakes import FakeLedger, FakeLinkSets, FakeProfiles
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
+LEFT = {"source": "unsubscribe_link", "at": "2026-03-01T12:00:00Z"}
 LATER = "9999-12-31T00:00:00Z"
 
 
@@ -35,14 +36,17 @@ def stores(request, resources):
     return Stores(services.profiles(), services.ledger(), services.activity_log(), services.link_sets())
 
 
-def change(profile_id, status="subscribed", birthday="2026-06-15T07:00:00Z#06-15#Europe/Berlin", **attributes):
+def change(
+    profile_id, status="subscribed", birthday="2026-06-15T07:00:00Z#06-15#Europe/Berlin", email=None, **attributes
+):
     return ProfileChange(
         profile_id=profile_id,
-        email=f"{profile_id}@example.net",
+        email=email or f"{profile_id}@example.net",
         status=status,
         attributes={"first_name": "Ada", **attributes},
         birthday_due=birthday if status == "subscribed" else None,
         idle_due="2026-04-30T12:00:00Z" if status == "subscribed" else None,
+        consent={"source": "api", "at": "2026-03-01T12:00:00Z"},
     )
 
 
@@ -57,28 +61,57 @@ def click(profile_id, activity_id="c1", at=NOW, kind="click"):
 
 def test_a_created_profile_reads_back_with_version_one(stores, profile_id):
     profiles, _, activity, _ = stores
-    profile, created = profiles.save(change(profile_id, city="Leeds"), NOW, expected_version=None)
+    profile, created = profiles.save(change(profile_id, city="Leeds"), NOW, None)
     stored = profiles.get(profile_id, consistent=True)
     assert (created, stored.version, stored.attributes["city"], stored.status) == (True, 1, "Leeds", "subscribed")
     assert profile == stored
 
 
+def test_an_address_belongs_to_one_profile_and_follows_it_when_it_changes(stores, profile_id):
+    profiles, *_ = stores
+    other = f"{profile_id}-2"
+    profiles.save(change(profile_id), NOW, None)
+    with pytest.raises(EmailTaken):
+        profiles.save(change(other, email=f"{profile_id}@example.net"), NOW, None)
+    assert profiles.get(other) is None
+    moved = change(profile_id, email=f"{profile_id}.new@example.net")._replace(
+        previous_email=f"{profile_id}@example.net"
+    )
+    profiles.save(moved, NOW, profiles.get(profile_id, consistent=True))
+    assert profiles.find_by_email(f"{profile_id}.new@example.net").profile_id == profile_id
+    assert profiles.find_by_email(f"{profile_id}@example.net") is None
+    profiles.save(change(other, email=f"{profile_id}@example.net"), NOW, None)  # the released address is free
+    assert profiles.find_by_email(f"{profile_id}@example.net").profile_id == other
+
+
+def test_the_consent_record_is_kept_with_the_status(stores, profile_id):
+    profiles, *_ = stores
+    saved, _ = profiles.save(change(profile_id), NOW, None)
+    assert saved.consent == {"source": "api", "at": "2026-03-01T12:00:00Z"} == profiles.get(profile_id).consent
+    profiles.set_status(profile_id, "unsubscribed", NOW, LEFT)
+    assert (profiles.get(profile_id, consistent=True).status, profiles.get(profile_id).consent) == (
+        "unsubscribed",
+        LEFT,
+    )
+
+
 def test_a_save_against_a_stale_version_is_refused(stores, profile_id):
     profiles, _, activity, _ = stores
-    profiles.save(change(profile_id), NOW, expected_version=None)
+    profiles.save(change(profile_id), NOW, None)
     with pytest.raises(ConcurrentUpdate):
-        profiles.save(change(profile_id), NOW, expected_version=None)
-    profiles.set_status(profile_id, "unsubscribed", NOW)  # a consent change is a new version
+        profiles.save(change(profile_id), NOW, None)
+    first = profiles.get(profile_id, consistent=True)
+    profiles.set_status(profile_id, "unsubscribed", NOW, LEFT)  # a consent change is a new version
     with pytest.raises(ConcurrentUpdate):
-        profiles.save(change(profile_id), NOW, expected_version=1)
+        profiles.save(change(profile_id), NOW, first)
     assert profiles.get(profile_id, consistent=True).status == "unsubscribed"
 
 
 def test_a_running_silence_clock_survives_a_profile_sync(stores, profile_id):
     profiles, _, activity, _ = stores
-    profiles.save(change(profile_id), NOW, expected_version=None)
+    profiles.save(change(profile_id), NOW, None)
     later = change(profile_id)._replace(idle_due="2026-12-31T00:00:00Z")
-    profiles.save(later, NOW + timedelta(days=1), expected_version=1)
+    profiles.save(later, NOW + timedelta(days=1), profiles.get(profile_id, consistent=True))
     assert [
         e.due_key for e in profiles.due("idle", now_key(datetime(2026, 5, 1, tzinfo=UTC))) if e.profile_id == profile_id
     ] == ["2026-04-30T12:00:00Z"]
@@ -86,16 +119,16 @@ def test_a_running_silence_clock_survives_a_profile_sync(stores, profile_id):
 
 def test_leaving_takes_the_profile_out_of_both_due_indexes(stores, profile_id):
     profiles, _, activity, _ = stores
-    profiles.save(change(profile_id), NOW, expected_version=None)
+    profiles.save(change(profile_id), NOW, None)
     assert profile_id in due_ids(profiles, "birthday") and profile_id in due_ids(profiles, "idle")
-    assert profiles.set_status(profile_id, "unsubscribed", NOW) is True
+    assert profiles.set_status(profile_id, "unsubscribed", NOW, LEFT) is True
     assert profile_id not in due_ids(profiles, "birthday") + due_ids(profiles, "idle")
-    assert profiles.set_status("p-nobody-at-all", "unsubscribed", NOW) is False
+    assert profiles.set_status("p-nobody-at-all", "unsubscribed", NOW, LEFT) is False
 
 
 def test_an_activity_is_recorded_once_by_kind_and_id(stores, profile_id):
     profiles, _, activity, _ = stores
-    profiles.save(change(profile_id), NOW, expected_version=None)
+    profiles.save(change(profile_id), NOW, None)
     assert activity.record_activity(click(profile_id), "2026-05-01T12:00:00Z", 0) is True
     assert activity.record_activity(click(profile_id, at=NOW + timedelta(hours=1)), "2026-05-01T13:00:00Z", 0) is False
     assert activity.record_activity(click(profile_id, kind="open"), None, 0) is True  # same id, another kind
@@ -104,7 +137,7 @@ def test_an_activity_is_recorded_once_by_kind_and_id(stores, profile_id):
 
 def test_an_older_activity_counts_but_does_not_rewind_last_activity(stores, profile_id):
     profiles, _, activity, _ = stores
-    profiles.save(change(profile_id), NOW, expected_version=None)
+    profiles.save(change(profile_id), NOW, None)
     activity.record_activity(click(profile_id, "c1"), "2026-05-01T12:00:00Z", 0)
     activity.record_activity(click(profile_id, "c0", at=NOW - timedelta(days=2)), "2026-04-29T12:00:00Z", 0)
     stored = profiles.get(profile_id, consistent=True)
@@ -113,8 +146,8 @@ def test_an_older_activity_counts_but_does_not_rewind_last_activity(stores, prof
 
 def test_activity_of_an_unsubscribed_profile_does_not_put_it_back_into_the_inactivity_index(stores, profile_id):
     profiles, _, activity, _ = stores
-    profiles.save(change(profile_id), NOW, expected_version=None)
-    profiles.set_status(profile_id, "unsubscribed", NOW)
+    profiles.save(change(profile_id), NOW, None)
+    profiles.set_status(profile_id, "unsubscribed", NOW, LEFT)
     activity.record_activity(click(profile_id), "2026-05-01T12:00:00Z", 0)
     stored = profiles.get(profile_id, consistent=True)
     assert (stored.interests, stored.last_activity_at) == ({"travel": 1}, "2026-03-01T12:00:00Z")
@@ -129,7 +162,7 @@ def test_activity_for_a_missing_profile_is_refused(stores):
 
 def test_a_due_entry_moves_only_if_it_is_still_the_one_seen(stores, profile_id):
     profiles, _, activity, _ = stores
-    profiles.save(change(profile_id), NOW, expected_version=None)
+    profiles.save(change(profile_id), NOW, None)
     assert profiles.move_due("idle", profile_id, "2000-01-01T00:00:00Z", None) is False
     assert profiles.move_due("idle", profile_id, "2026-04-30T12:00:00Z", None) is True
     assert profile_id not in due_ids(profiles, "idle")

@@ -2,7 +2,7 @@ import pytest
 
 from closedloop import profiles
 from closedloop.due import DUE_SHARDS, shard_of
-from closedloop.errors import ConcurrentUpdate, DependencyFailed, InvalidInput
+from closedloop.errors import ConcurrentUpdate, ConsentWithdrawn, DependencyFailed, InvalidInput
 from closedloop.profiles import birthday_due_at, merge, parse_profile_write
 from tests.fakes import FakeProfiles
 
@@ -94,7 +94,7 @@ def test_a_write_that_lost_a_race_reads_again_and_keeps_the_winners_consent(conf
         def save(self, change, now, expected_version):
             if not self.raced:
                 self.raced = True
-                self.set_status("p-1", "unsubscribed", now)  # lands between our read and our write
+                self.set_status("p-1", "unsubscribed", now, {"source": "unsubscribe_link"})  # between read and write
             return super().save(change, now, expected_version)
 
     store = RacedByAnUnsubscribe()
@@ -127,3 +127,27 @@ def test_unsubscribed_profiles_stay_out_of_the_birthday_index(config, now):
 def test_a_profile_without_a_zone_uses_the_configured_default(config, now):
     parsed = write(now, {**VALID, "attributes": {"birthday": "1990-12-01"}})
     assert birthday_due_at(parsed, config, now) == "2026-12-01T08:00:00Z#12-01#Europe/Berlin"
+
+
+def test_the_address_is_stored_normalised_and_a_new_profile_records_how_it_came(config, now):
+    change = merge(None, write(now, {"email": "  Ada@Example.COM "}), config, now)
+    assert (change.email, change.consent) == ("ada@example.com", {"source": "api", "at": "2026-11-22T10:00:00Z"})
+
+
+@pytest.mark.parametrize("source", ["unsubscribe_link", "preference_page", "complaint"])
+def test_an_integrator_cannot_subscribe_someone_who_left_by_their_own_hand(config, now, source):
+    store = FakeProfiles()
+    store.add("p-1", status="unsubscribed")
+    store.items["p-1"]["consent"] = {"source": source, "at": "2026-01-01T00:00:00Z"}
+    with pytest.raises(ConsentWithdrawn, match="double opt-in"):
+        profiles.upsert(store, write(now, {"status": "subscribed"}), config, now)
+    assert store.get("p-1").status == "unsubscribed"
+
+
+def test_a_change_of_status_records_its_source_and_an_unchanged_one_keeps_the_record(config, now):
+    store = FakeProfiles()
+    store.add("p-1", status="unsubscribed")
+    store.items["p-1"]["consent"] = {"source": "api", "at": "2026-01-01T00:00:00Z"}
+    unchanged = merge(store.get("p-1"), write(now, {"attributes": {"city": "Leeds"}}), config, now)
+    resubscribed = merge(store.get("p-1"), write(now, {"status": "subscribed"}), config, now)
+    assert (unchanged.consent, resubscribed.consent["source"]) == (None, "api")

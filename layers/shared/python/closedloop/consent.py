@@ -11,13 +11,14 @@ import hmac
 from datetime import datetime
 
 from closedloop.ports import ProfileStore
+from closedloop.profiles import consent_record
 from closedloop.tokens import MessageToken
 from closedloop.validation import normalise_email
 
 
 def unsubscribe(token: MessageToken, profiles: ProfileStore, now: datetime) -> bool:
     """Idempotent; False when the profile no longer exists (the answer to the recipient is the same)."""
-    return profiles.set_status(token.profile_id, "unsubscribed", now)
+    return profiles.set_status(token.profile_id, "unsubscribed", now, consent_record("unsubscribe_link", now))
 
 
 def unsubscribe_by_address(token: MessageToken, address: str, profiles: ProfileStore, now: datetime) -> bool:
@@ -27,4 +28,4 @@ def unsubscribe_by_address(token: MessageToken, address: str, profiles: ProfileS
         return False
     if not hmac.compare_digest(normalise_email(profile.email).encode(), normalise_email(address).encode()):
         return False
-    return profiles.set_status(token.profile_id, "unsubscribed", now)
+    return profiles.set_status(token.profile_id, "unsubscribed", now, consent_record("unsubscribe_link", now))

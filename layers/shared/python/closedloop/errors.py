@@ -72,6 +72,18 @@ class NotSubscribed(ClosedloopError):
     status = 409
 
 
+class EmailTaken(ClosedloopError):
+    code = "email_taken"
+    status = 409
+
+
+class ConsentWithdrawn(ClosedloopError):
+    """The person withdrew consent themselves; only their own new double opt-in can give it again."""
+
+    code = "consent_withdrawn"
+    status = 409
+
+
 class ConcurrentUpdate(ClosedloopError):
     """A conditional write found the item changed since it was read; the caller reads again and retries."""
 

@@ -19,12 +19,17 @@ class ProfileStore(Protocol):
 
     def get(self, profile_id: str, consistent: bool = False) -> Profile | None: ...
 
-    def save(self, change: ProfileChange, now: datetime, expected_version: int | None) -> tuple[Profile, bool]:
-        """Write the change if the stored version is still `expected_version` (None: the profile must not exist).
+    def save(self, change: ProfileChange, now: datetime, existing: Profile | None) -> tuple[Profile, bool]:
+        """Write the change if the stored profile is still `existing` (its version; None: it must not exist).
 
-        Keeps interests and activity; starts the idle entry only if none is running. Returns the profile and
-        whether it was created; raises ConcurrentUpdate when someone wrote the profile meanwhile.
+        Keeps interests and activity; starts the idle entry only if none is running; claims the address for this
+        profile and releases the previous one, in the same atomic write. Returns the profile and whether it was
+        created; raises ConcurrentUpdate when someone wrote the profile meanwhile, EmailTaken when another profile
+        holds the address.
         """
+
+    def find_by_email(self, email: str) -> Profile | None:
+        """The profile holding this (normalised) address."""
 
     def due(self, index: str, now_key: str) -> Iterator[DueEntry]:
         """Entries of a due index ('birthday' or 'idle') whose sort key is <= now_key, across all shards."""
@@ -32,8 +37,9 @@ class ProfileStore(Protocol):
     def move_due(self, index: str, profile_id: str, seen: str, new: str | None) -> bool:
         """Replace a due entry (or remove it, new=None) if it is still `seen`; False if it changed meanwhile."""
 
-    def set_status(self, profile_id: str, status: str, now: datetime) -> bool:
-        """Change consent (a version change); anything but subscribed leaves both due indexes. False: no profile."""
+    def set_status(self, profile_id: str, status: str, now: datetime, consent: dict) -> bool:
+        """Change the status with its consent record (a version change); anything but subscribed leaves both due
+        indexes. False: no profile."""
 
 
 class ActivityLog(Protocol):

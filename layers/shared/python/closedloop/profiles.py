@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from closedloop.birthdays import index_key, upcoming_birthday_morning
+from closedloop.clock import isoformat
 from closedloop.config import Config
 from closedloop.due import idle_due_at
-from closedloop.errors import ConcurrentUpdate, DependencyFailed, InvalidInput
+from closedloop.errors import ConcurrentUpdate, ConsentWithdrawn, DependencyFailed, InvalidInput
 from closedloop.tokens import PROFILE_ID
-from closedloop.validation import fits_dynamodb, has_line_break, is_email
+from closedloop.validation import fits_dynamodb, has_line_break, is_email, normalise_email
 
 if TYPE_CHECKING:
     from closedloop.ports import ProfileStore
@@ -47,6 +48,8 @@ class Profile:
     updated_at: str | None = None
     # Counts the writes of PUT and consent changes: the optimistic lock of a read-merge-write (clicks leave it).
     version: int = 0
+    # How and when the current status was reached: {"source": "api" | "unsubscribe_link" | ..., "at": ...}.
+    consent: dict | None = None
 
     @property
     def subscribed(self) -> bool:
@@ -62,6 +65,7 @@ class Profile:
             "last_activity_at": self.last_activity_at,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
+            "consent": self.consent,
         }
 
 
@@ -79,6 +83,8 @@ class ProfileChange(NamedTuple):
 
     `idle_due` starts the silence clock if none is running (a running one is kept: a profile sync is not
     activity); None takes the profile out of the inactivity index. `birthday_due` replaces the entry; None removes it.
+    `email` is normalised and claimed for this profile alone; `previous_email`, when it differs, is released.
+    `consent` is the new record of how the status was reached (None: unchanged).
     """
 
     profile_id: str
@@ -87,6 +93,8 @@ class ProfileChange(NamedTuple):
     attributes: dict
     birthday_due: str | None
     idle_due: str | None
+    previous_email: str | None = None
+    consent: dict | None = None
 
 
 def validate_profile_id(profile_id: str) -> str:
@@ -130,15 +138,36 @@ def merge(existing: Profile | None, write: ProfileWrite, config: Config, now: da
     if len(attributes) > MAX_ATTRIBUTES:
         raise InvalidInput(f"a profile holds at most {MAX_ATTRIBUTES} attributes")
     status = write.status or (existing.status if existing else NEW_PROFILE_STATUS)
+    if existing and write.status == "subscribed" and withdrawn_by_the_person(existing):
+        raise ConsentWithdrawn(
+            f"profile {existing.profile_id!r} unsubscribed themselves ({existing.consent['source']}); only their own "
+            "new double opt-in can subscribe them again"
+        )
+    status_changed = existing is None or status != existing.status
     change = ProfileChange(
         profile_id=write.profile_id,
-        email=write.email or existing.email,
+        email=normalise_email(write.email) if write.email else existing.email,
         status=status,
         attributes=attributes,
         birthday_due=None,
         idle_due=idle_due_at(now, config) if status == "subscribed" else None,
+        previous_email=existing.email if existing else None,
+        consent=consent_record("api", now) if status_changed else None,
     )
     return change._replace(birthday_due=birthday_due_at(change, config, now))
+
+
+# Ways a person leaves by their own hand; an integrator cannot undo them (double opt-in, the person's own, can).
+WITHDRAWN_BY_PERSON = ("unsubscribe_link", "preference_page", "complaint")
+
+
+def withdrawn_by_the_person(profile: Profile) -> bool:
+    return profile.status == "unsubscribed" and (profile.consent or {}).get("source") in WITHDRAWN_BY_PERSON
+
+
+def consent_record(source: str, now: datetime, **proof: str) -> dict:
+    """How a status was reached: the source, the instant, and for a double opt-in the proof (IP, agent, text)."""
+    return {"source": source, "at": isoformat(now), **proof}
 
 
 def _validate_attributes(attributes: dict, now: datetime) -> dict:
@@ -220,12 +249,13 @@ def upsert(store: ProfileStore, write: ProfileWrite, config: Config, now: dateti
 
     The stored profile is read (strongly consistent), merged with the write here, and saved on the condition that
     nobody wrote it meanwhile; so an unsubscribe that lands between the read and the save is never overwritten.
+    Raises EmailTaken when another profile holds the address, ConsentWithdrawn (see merge).
     """
     for _ in range(UPSERT_ATTEMPTS):
         existing = store.get(write.profile_id, consistent=True)
         change = merge(existing, write, config, now)
         try:
-            return store.save(change, now, expected_version=existing.version if existing else None)
+            return store.save(change, now, existing)
         except ConcurrentUpdate:
             continue
     raise DependencyFailed("the profile is being changed by another request; please retry")

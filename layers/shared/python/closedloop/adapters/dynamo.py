@@ -18,14 +18,14 @@ from functools import cached_property, lru_cache
 
 from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.connection import Connection
-from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from closedloop.clock import isoformat, parse_instant
 from closedloop.due import all_shards, shard_of
-from closedloop.errors import ConcurrentUpdate
+from closedloop.errors import ConcurrentUpdate, EmailTaken
 from closedloop.profiles import Profile, ProfileChange
 from closedloop.settings import Settings
 from closedloop.values import DueEntry, MessageStatus
@@ -70,6 +70,7 @@ def profile_model(table: str) -> type[Model]:
         created_at = UnicodeAttribute(null=True)
         updated_at = UnicodeAttribute(null=True)
         writes = NumberAttribute(null=True)
+        consent = MapAttribute(null=True)
         bday_shard = UnicodeAttribute(null=True)
         bday_due_at = UnicodeAttribute(null=True)
         idle_shard = UnicodeAttribute(null=True)
@@ -88,6 +89,7 @@ def ledger_model(table: str) -> type[Model]:
 
         pk = UnicodeAttribute(hash_key=True)
         state = UnicodeAttribute(null=True)
+        profile_id = UnicodeAttribute(null=True)  # email#<address>: the profile holding the address
         message_id = UnicodeAttribute(null=True)
         provider_message_id = UnicodeAttribute(null=True)
         at = UnicodeAttribute(null=True)
@@ -108,6 +110,23 @@ def _to_profile(item: Model) -> Profile:
         created_at=item.created_at,
         updated_at=item.updated_at,
         version=int(item.writes or 0),
+        consent=_plain(item.consent) or None,
+    )
+
+
+def _applied(existing: Profile | None, change: ProfileChange, stamp: str) -> Profile:
+    """The profile a save leaves: what was read, with the change applied."""
+    return Profile(
+        profile_id=change.profile_id,
+        email=change.email,
+        status=change.status,
+        attributes=dict(change.attributes),
+        interests=dict(existing.interests) if existing else {},
+        last_activity_at=existing.last_activity_at if existing else None,
+        created_at=existing.created_at if existing else stamp,
+        updated_at=stamp,
+        version=(existing.version if existing else 0) + 1,
+        consent=change.consent or (existing.consent if existing else None),
     )
 
 
@@ -132,8 +151,16 @@ class DynamoProfileStore:
     def _m(self) -> type[Model]:
         return profile_model(self._settings.profiles_table)
 
-    def save(self, change: ProfileChange, now: datetime, expected_version: int | None) -> tuple[Profile, bool]:
-        m = self._m
+    @cached_property
+    def _claims(self) -> type[Model]:
+        return ledger_model(self._settings.ledger_table)
+
+    def save(self, change: ProfileChange, now: datetime, existing: Profile | None) -> tuple[Profile, bool]:
+        """One transaction: the profile (if still the version read), its address claim, and the old claim's release.
+
+        Transactions return no item, so the profile answered is `existing` with the change applied.
+        """
+        m, claims = self._m, self._claims
         stamp = isoformat(now)
         actions = [
             m.email.set(change.email),
@@ -144,6 +171,8 @@ class DynamoProfileStore:
             m.interests.set(m.interests | {}),
             m.writes.add(1),
         ]
+        if change.consent:
+            actions.append(m.consent.set(change.consent))
         if change.birthday_due:
             actions += [m.bday_shard.set(shard_of(change.profile_id, "bday")), m.bday_due_at.set(change.birthday_due)]
         else:
@@ -156,21 +185,43 @@ class DynamoProfileStore:
             ]
         else:
             actions += [m.idle_shard.remove(), m.idle_due_at.remove()]
-        if expected_version is None:
+        if existing is None:
             condition = m.profile_id.does_not_exist()
-        elif expected_version == 0:
+        elif existing.version == 0:
             condition = m.profile_id.exists() & m.writes.does_not_exist()
         else:
-            condition = m.writes == expected_version
-        # One round trip: the item comes back whole, and the write counter tells a create (1) from an update.
-        item = m(change.profile_id)
+            condition = m.writes == existing.version
+        releases = bool(change.previous_email) and change.previous_email != change.email
+        # Free, or already this profile's (profiles written before claims existed have none to release).
+        free_or_mine = claims.pk.does_not_exist() | (claims.profile_id == change.profile_id)
         try:
-            item.update(actions=actions, condition=condition)
-        except UpdateError as error:
-            if _conditional_failed(error):
+            with TransactWrite(connection=self._connection) as transaction:
+                if releases:
+                    transaction.delete(claims(f"email#{change.previous_email}"), condition=free_or_mine)
+                claim = claims(f"email#{change.email}", profile_id=change.profile_id)
+                transaction.save(claim, condition=free_or_mine)
+                transaction.update(m(change.profile_id), actions=actions, condition=condition)
+        except TransactWriteError as error:
+            # pynamodb sends deletes, then puts, then updates; the cancellation reasons follow that order.
+            failed = [
+                getattr(reason, "code", None) == "ConditionalCheckFailed" for reason in error.cancellation_reasons or []
+            ]
+            if len(failed) != 2 + releases:
+                raise
+            *release_failed, claim_failed, profile_failed = failed
+            if claim_failed:
+                raise EmailTaken("another profile holds this e-mail address") from error
+            if profile_failed or any(release_failed):
                 raise ConcurrentUpdate(f"profile {change.profile_id} changed since it was read") from error
             raise
-        return _to_profile(item), expected_version is None
+        return _applied(existing, change, stamp), existing is None
+
+    def find_by_email(self, email: str) -> Profile | None:
+        try:
+            claim = self._claims.get(f"email#{email}", consistent_read=True)
+        except DoesNotExist:
+            return None
+        return self.get(claim.profile_id, consistent=True)
 
     def get(self, profile_id: str, consistent: bool = False) -> Profile | None:
         try:
@@ -198,9 +249,9 @@ class DynamoProfileStore:
                 return False
             raise
 
-    def set_status(self, profile_id: str, status: str, now: datetime) -> bool:
+    def set_status(self, profile_id: str, status: str, now: datetime, consent: dict) -> bool:
         m = self._m
-        actions = [m.status.set(status), m.updated_at.set(isoformat(now)), m.writes.add(1)]
+        actions = [m.status.set(status), m.consent.set(consent), m.updated_at.set(isoformat(now)), m.writes.add(1)]
         if status != "subscribed":
             actions += [m.bday_shard.remove(), m.bday_due_at.remove(), m.idle_shard.remove(), m.idle_due_at.remove()]
         try:

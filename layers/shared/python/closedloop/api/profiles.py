@@ -3,7 +3,8 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from closedloop import profiles, services
 from closedloop.api.body import json_body, json_response
-from closedloop.errors import ProfileNotFound
+from closedloop.errors import InvalidInput, ProfileNotFound
+from closedloop.validation import is_email, normalise_email
 
 router = APIGatewayHttpRouter()
 
@@ -14,6 +15,18 @@ def put_profile(profile_id: str) -> Response:
     write = profiles.parse_profile_write(profile_id, json_body(router.current_event), now)
     profile, created = profiles.upsert(services.profiles(), write, services.config(), now)
     return json_response(201 if created else 200, profile.to_api())
+
+
+@router.get("/v1/profiles")
+def find_profile() -> Response:
+    """GET /v1/profiles?email=ada@example.com: the profile holding the address."""
+    email = (router.current_event.query_string_parameters or {}).get("email")
+    if not email or not is_email(email.strip()):
+        raise InvalidInput("give ?email= with an address like ada@example.com")
+    profile = services.profiles().find_by_email(normalise_email(email))
+    if profile is None:
+        raise ProfileNotFound("no profile holds this address")
+    return json_response(200, profile.to_api())
 
 
 @router.get("/v1/profiles/<profile_id>")
