@@ -18,7 +18,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import checks, clicks, counting, imports
+from bench import checks, clicks, counting, events, imports
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -34,6 +34,8 @@ def main() -> int:
         figures = {"click": clicks.measure()}
         progress("measuring cold-start imports ...")
         figures["imports"] = imports.measure(figures["click"].pop("first_click_modules"))
+        progress("measuring a batch of 100 events ...")
+        figures["events"] = events.measure()
         progress("measuring the scheduled checks at 1,000 and 50,000 profiles ...")
         figures["checks"] = checks.measure()
     figures["machine"] = {
@@ -75,6 +77,7 @@ def table_rows(f: dict) -> list[tuple[str, object, str]]:
         ("AWS requests per warm click", c["aws_requests_per_warm_click"], ""),
         ("AWS requests, first click in a container", c["aws_requests_first_click_in_container"], ""),
         ("AWS requests per sent mail", c["aws_requests_per_sent_mail"], ""),
+        ("AWS requests per event, in a batch of 100 (10 addresses)", f["events"]["aws_requests_per_event"], ""),
     ]
     for size, checks_at in f["checks"].items():
         for name in ("birthday", "we_miss_you"):

@@ -25,6 +25,7 @@ from infra import wiring
 ACCOUNT_ID = "123456789012"  # moto's default account; the outbox reads its SES backend
 REGION = "us-east-1"
 BUS_NAME = "closedloop"
+DEFAULT_BUS_NAME = "default"  # the account's own bus, where SES publishes configuration-set events (moto has it)
 CONFIGURATION_SET = "closedloop"
 DEFAULT_SENDER = "newsletter@example.com"
 DEFAULT_API_KEY = "local-dev-key"
@@ -249,13 +250,9 @@ def _create_bus_and_taps(events, sqs, resources: Resources) -> None:
         tap = _create_queue(
             sqs, f"tap-{rule.id}", max_receive_count=TAP_MAX_RECEIVE_COUNT, visibility_timeout=6 * function.timeout_s
         )
-        events.put_rule(
-            Name=rule.id,
-            EventBusName=resources.bus_name,
-            EventPattern=json.dumps({"source": [wiring.EVENT_SOURCE], "detail-type": list(rule.detail_types)}),
-            State="ENABLED",
-        )
-        events.put_targets(Rule=rule.id, EventBusName=resources.bus_name, Targets=[{"Id": "tap", "Arn": tap.arn}])
+        bus = resources.bus_name if rule.bus == wiring.CLOSEDLOOP_BUS else DEFAULT_BUS_NAME
+        events.put_rule(Name=rule.id, EventBusName=bus, EventPattern=json.dumps(rule.pattern), State="ENABLED")
+        events.put_targets(Rule=rule.id, EventBusName=bus, Targets=[{"Id": "tap", "Arn": tap.arn}])
         resources.taps.append(Tap(rule=rule, function=function, queue=tap))
 
 

@@ -9,9 +9,12 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+import boto3
+
 from closedloop.clock import isoformat, parse_instant
 
-from . import outbox, outbox_page
+from . import outbox, outbox_page, ses_events
+from .aws import REGION
 from .gateway import Gateway
 from .http_messages import Reply, Request
 from .pump import DrainTimeout
@@ -32,6 +35,7 @@ def add(gateway: Gateway, runtime: Runtime) -> None:
     gateway.add_local_route("GET", "/_local/outbox.html", routes.outbox_page)
     gateway.add_local_route("GET", "/_local/outbox/{message_id}.eml", routes.raw_message)
     gateway.add_local_route("GET", "/_local/dead-letters", routes.dead_letters)
+    gateway.add_local_route("POST", "/_local/ses-events", routes.ses_event)
 
 
 def urls(runtime: Runtime) -> dict[str, str]:
@@ -121,3 +125,33 @@ class _LocalRoutes:
 
     def dead_letters(self, request: Request) -> Reply:
         return Reply.json(200, {"dead_letters": self._runtime.pump.parked()})
+
+    def ses_event(self, request: Request) -> Reply:
+        """SES's feedback for a mail in the outbox, on the default bus as SES puts it (closedloop_local.ses_events)."""
+        usage = (
+            '{"message_id": "<outbox message_id>", "type": "Bounce|Complaint|Delivery", '
+            '"bounce_type": "Permanent|Transient"}'
+        )
+        try:
+            body = request.json()
+            message_id, event_type = str(body["message_id"]), str(body["type"])
+            bounce_type = str(body.get("bounce_type") or "Permanent")
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            return Reply.error(400, "invalid_input", f"send {usage}: {error}")
+        if event_type not in ses_events.DETAIL_TYPES or bounce_type not in ses_events.BOUNCE_TYPES:
+            return Reply.error(400, "invalid_input", f"send {usage}")
+        mail = next((m for m in outbox.messages() if message_id in (m["message_id"], m["ses_message_id"])), None)
+        if mail is None:
+            return Reply.error(404, "message_not_found", f"the outbox holds no message {message_id!r}")
+        event = ses_events.entry(
+            event_type,
+            ses_message_id=mail["ses_message_id"],
+            destination=mail["to"],
+            tags=mail["tags"],
+            sender=mail["headers"].get("From", ""),
+            now=self._runtime.clock.now(),
+            bounce_type=bounce_type,
+        )
+        events = boto3.client("events", endpoint_url=self._runtime.resources.endpoint, region_name=REGION)
+        answer = events.put_events(Entries=[event])["Entries"][0]
+        return Reply.json(202, {"event_id": answer.get("EventId"), "detail_type": event["DetailType"]})

@@ -1,7 +1,8 @@
 """Every message SES accepted, read from moto's SES backend in-process and parsed from its raw MIME.
 
 SES keeps a send's EmailTags for its event destinations, but moto drops them; `capture_tags` wraps moto's SES v2
-SendEmail so the outbox can show them too (the sender tags each mail with its template).
+SendEmail so the outbox can show them too (the sender tags each mail with its template), and plays SES's mailbox
+simulator (closedloop_local.ses_events): a mail to bounce@ or complaint@simulator.amazonses.com produces its event.
 """
 
 from __future__ import annotations
@@ -31,12 +32,33 @@ def capture_tags() -> None:
 
     def send_email(self) -> str:
         answer = original(self)
-        tags = json.loads(self.body).get("EmailTags") or []
-        _TAGS[json.loads(answer)["MessageId"]] = {t["Name"]: t["Value"] for t in tags}
+        request = json.loads(self.body)
+        tags = {t["Name"]: t["Value"] for t in request.get("EmailTags") or []}
+        ses_id = json.loads(answer)["MessageId"]
+        _TAGS[ses_id] = tags
+        _simulate_feedback(request, ses_id, tags)
         return answer
 
     send_email._closedloop_tags = True
     SESV2Response.send_email = send_email
+
+
+def _simulate_feedback(request: dict, ses_id: str, tags: dict[str, str]) -> None:
+    """As SES's mailbox simulator: a mail to bounce@ / complaint@simulator.amazonses.com produces its event."""
+    from datetime import UTC, datetime
+
+    from . import ses_events
+
+    destination = (request.get("Destination") or {}).get("ToAddresses") or []
+    events = ses_events.simulated(
+        destination,
+        ses_message_id=ses_id,
+        tags=tags,
+        sender=request.get("FromEmailAddress") or "",
+        now=datetime.now(UTC),
+    )
+    if events:
+        ses_events.put_in_process(events)
 
 
 def forget() -> None:

@@ -39,6 +39,7 @@ SENDS = Family(
         "sent",
         "skipped_no_profile",
         "skipped_no_consent",
+        "skipped_suppressed",
         "skipped_duplicate",
         "deferred_throttled",
         "failed_render",
@@ -100,7 +101,10 @@ BUSINESS_GRAPHS = (
     BusinessGraph(title="Mail sent", metrics=(SENDS.name("sent"),)),
     BusinessGraph(
         title="Mail skipped, by reason",
-        metrics=tuple(SENDS.name(o) for o in ("skipped_no_profile", "skipped_no_consent", "skipped_duplicate")),
+        metrics=tuple(
+            SENDS.name(o)
+            for o in ("skipped_no_profile", "skipped_no_consent", "skipped_suppressed", "skipped_duplicate")
+        ),
     ),
     BusinessGraph(
         title="Mail failed, by reason", metrics=tuple(SENDS.name(o) for o in ("failed_render", "failed_rejected"))

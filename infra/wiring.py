@@ -51,8 +51,9 @@ PROFILES = Table(
 ACTIVITY = Table(
     id="activity", env="ACTIVITY_TABLE", partition_key="profile_id", sort_key="sk", ttl_attribute="expires_at"
 )
-# Business-key ledger: send reservations, threshold claims and content-addressed link sets share one table,
-# told apart by key prefix (send#, threshold#, links#).
+# Business-key ledger: send reservations, threshold claims, content-addressed link sets, address claims and the
+# suppression list share one table, told apart by key prefix (send#, threshold#, links#, email#, suppressed#,
+# bounces#).
 LEDGER = Table(id="ledger", env="LEDGER_TABLE", partition_key="pk", ttl_attribute="expires_at")
 
 TABLES = (PROFILES, ACTIVITY, LEDGER)
@@ -73,6 +74,11 @@ QUEUES = (SEND_QUEUE, ACTIVITY_QUEUE)
 
 BUS_ENV = "EVENT_BUS_NAME"
 EVENT_SOURCE = "closedloop"
+# Which bus a rule listens on: closedloop's own (domain events) or the account's default bus, the only one SES
+# publishes configuration-set events to.
+CLOSEDLOOP_BUS = "closedloop"
+DEFAULT_BUS = "default"
+SES_SOURCE = "aws.ses"
 
 # --- secrets ----------------------------------------------------------------------------------------------------
 
@@ -136,10 +142,21 @@ class StreamTrigger:
 
 @dataclass(frozen=True)
 class RuleTrigger:
-    """An EventBridge rule on the closedloop bus."""
+    """An EventBridge rule: events of `source` with one of `detail_types`, on `bus` (CLOSEDLOOP_BUS or DEFAULT_BUS)."""
 
     id: str
     detail_types: tuple[str, ...]
+    source: str = EVENT_SOURCE
+    bus: str = CLOSEDLOOP_BUS
+
+    def __post_init__(self) -> None:
+        if self.bus not in (CLOSEDLOOP_BUS, DEFAULT_BUS):
+            raise ValueError(f"rule {self.id}: bus must be {CLOSEDLOOP_BUS!r} or {DEFAULT_BUS!r}, not {self.bus!r}")
+
+    @property
+    def pattern(self) -> dict:
+        """The rule's event pattern, as EventBridge takes it."""
+        return {"source": [self.source], "detail-type": list(self.detail_types)}
 
 
 @dataclass(frozen=True)
@@ -238,6 +255,9 @@ ADMIN = Function(
         Route(ADMIN_API, "POST", "/v1/events"),
         Route(ADMIN_API, "POST", "/v1/messages"),
         Route(ADMIN_API, "GET", "/v1/messages/{message_id}"),
+        Route(ADMIN_API, "GET", "/v1/suppressions/{email}"),
+        Route(ADMIN_API, "PUT", "/v1/suppressions/{email}"),
+        Route(ADMIN_API, "DELETE", "/v1/suppressions/{email}"),
     ),
     # The ledger: the status record of each message it accepts, read back by GET /v1/messages/{message_id}.
     reads=(PROFILES, LEDGER),
@@ -246,6 +266,8 @@ ADMIN = Function(
     # The API key is checked in the function (constant time) so a missing and a wrong key both get 401, locally
     # and in the cloud alike; see ARCHITECTURE.md "Admin authentication in the function".
     secrets=(API_KEY,),
+    # Every recorded event goes on the bus as event.recorded, for the automations that react to it.
+    publishes_events=True,
     uses_content=True,  # config (profile due dates, activity) and templates (POST /v1/messages renders a preview)
 )
 SENDER = Function(
@@ -291,6 +313,29 @@ THRESHOLD_FOLLOW_UP = Function(
     rule_trigger=RuleTrigger(id="threshold-crossed", detail_types=("threshold.crossed",)),
     sends_to=(SEND_QUEUE,),  # the event carries the template: no content needed
 )
+FEEDBACK = Function(
+    name="feedback",
+    folder="feedback",
+    description="SES feedback: bounces and complaints suppress the address; a complaint also unsubscribes.",
+    # SES publishes the configuration set's events to the account's default bus only (constructs/sending.py).
+    rule_trigger=RuleTrigger(
+        id="ses-feedback",
+        detail_types=(
+            "Email Bounced",
+            "Email Complaint Received",
+            "Email Delivered",
+            "Email Rejected",
+            "Email Delivery Delayed",
+        ),
+        source=SES_SOURCE,
+        bus=DEFAULT_BUS,
+    ),
+    # The suppression list and transient bounces (ledger); a complaint finds the address's profile through its
+    # claim (ledger) and unsubscribes it (profiles).
+    reads=(PROFILES, LEDGER),
+    writes=(PROFILES, LEDGER),
+    timeout_s=30,
+)
 BIRTHDAY = Function(
     name="birthday",
     folder="birthday",
@@ -323,6 +368,7 @@ FUNCTIONS = (
     ACTIVITY_RETRY,
     THRESHOLD_CROSSINGS,
     THRESHOLD_FOLLOW_UP,
+    FEEDBACK,
     BIRTHDAY,
     WE_MISS_YOU,
 )

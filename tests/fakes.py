@@ -6,6 +6,7 @@ so the two cannot drift apart.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import datetime
 
@@ -39,6 +40,11 @@ class FakeProfiles:
             item.get("updated_at"),
             item.get("version", 0),
             item.get("consent"),
+            dict(item.get("event_counts", {})),
+            item.get("purchase_count", 0),
+            dict(item.get("revenue", {})),
+            item.get("last_purchase_at"),
+            item.get("cart"),
         )
 
     def save(self, change: ProfileChange, now: datetime, existing: Profile | None) -> tuple[Profile, bool]:
@@ -92,11 +98,35 @@ class FakeProfiles:
         for name, amount in activity.increments.items():
             item["interests"][name] = item["interests"].get(name, 0) + amount
         occurred = isoformat(activity.occurred_at)
+        self._aggregate(item, activity.aggregates, occurred)
         if activity.moves_last_activity and idle_due and occurred >= (item.get("last_activity_at") or ""):
             item["last_activity_at"] = occurred
             if item["status"] == "subscribed":
                 item["idle"] = idle_due
         return True
+
+    @staticmethod
+    def _aggregate(item: dict, aggregates, occurred: str) -> None:
+        if aggregates is None:
+            return
+        for attribute, key, amount in aggregates.counters:
+            if key is None:
+                item[attribute] = item.get(attribute, 0) + amount
+            else:
+                counters = item.setdefault(attribute, {})
+                counters[key] = counters.get(key, 0) + amount
+        cart_at = (item.get("cart") or {}).get("updated_at", "")
+        purchase_ok = not aggregates.last_purchase_at or occurred >= (item.get("last_purchase_at") or "")
+        cart_ok = not (aggregates.cart or aggregates.clears_cart) or occurred >= cart_at
+        if aggregates.cart and occurred <= (item.get("last_purchase_at") or ""):
+            cart_ok = False  # a cart from before the last purchase was closed by it
+        if purchase_ok and cart_ok:
+            if aggregates.last_purchase_at:
+                item["last_purchase_at"] = occurred
+            if aggregates.cart:
+                item["cart"] = {**aggregates.cart, "items": json.loads(aggregates.cart.get("items", "[]"))}
+            elif aggregates.clears_cart:
+                item["cart"] = None
 
     def due(self, index: str, now_key: str) -> Iterator[DueEntry]:
         for profile_id, item in sorted(self.items.items()):
@@ -217,6 +247,10 @@ class FakePublisher:
             raise ConnectionError("EventBridge unreachable")
         self.events.append((detail_type, detail))
 
+    def publish_many(self, detail_type: str, details: list[dict]) -> None:
+        for detail in details:
+            self.publish(detail_type, detail)
+
 
 class FakeSendQueue:
     def __init__(self) -> None:
@@ -253,3 +287,28 @@ class FlakyProfiles(FakeProfiles):
             self.failures -= 1
             raise ConnectionError("DynamoDB unreachable")
         return super().record_activity(activity, idle_due, expires_at)
+
+
+class FakeSuppressions:
+    """The suppression list and transient bounces, by normalised address."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, object] = {}
+        self.bounces: dict[str, dict[str, str]] = {}
+
+    def get(self, address: str):
+        return self.items.get(address)
+
+    def put(self, entry, *, only_if_new: bool = False) -> bool:
+        if only_if_new and entry.address in self.items:
+            return False
+        self.items[entry.address] = entry
+        return True
+
+    def delete(self, address: str) -> bool:
+        return self.items.pop(address, None) is not None
+
+    def note_transient_bounce(self, address: str, mail_id: str, at: datetime, expires_at: int) -> dict[str, str]:
+        seen = self.bounces.setdefault(address, {})
+        seen[mail_id] = min(seen.get(mail_id, isoformat(at)), isoformat(at))
+        return dict(seen)

@@ -15,6 +15,7 @@ def send_one(record) -> str:
     result = sending.send(
         request,
         profiles=services.profiles(),
+        suppressions=services.suppressions(),
         ledger=services.ledger(),
         link_sets=services.link_sets(),
         renderer=services.renderer(),

@@ -16,7 +16,7 @@ MAX_EVENT_AGE = Duration.hours(6)
 
 
 class Bus(Construct):
-    """A custom bus; `route` adds one rule per wiring.RuleTrigger."""
+    """A custom bus; `route` adds one rule per wiring.RuleTrigger, on this bus or the account's default bus."""
 
     def __init__(self, scope: Construct, id: str) -> None:
         super().__init__(scope, id)
@@ -25,14 +25,15 @@ class Bus(Construct):
         self.dead_letters = dead_letter_queue(self, "dlq")
 
     def route(self, spec: wiring.Function, function: lambda_.Function) -> events.Rule:
-        """Deliver the function's rule trigger (detail types from the closedloop source) to the function."""
+        """Deliver the function's rule trigger (its source's detail types, on its bus) to the function."""
         trigger = spec.rule_trigger
         rule = events.Rule(
             self,
             trigger.id,
-            event_bus=self.bus,
+            # No bus: the account's default bus, where SES publishes configuration-set events.
+            event_bus=self.bus if trigger.bus == wiring.CLOSEDLOOP_BUS else None,
             description=f"{', '.join(trigger.detail_types)} -> {spec.name}",
-            event_pattern=events.EventPattern(source=[wiring.EVENT_SOURCE], detail_type=list(trigger.detail_types)),
+            event_pattern=events.EventPattern(source=[trigger.source], detail_type=list(trigger.detail_types)),
         )
         rule.add_target(
             targets.LambdaFunction(

@@ -336,11 +336,15 @@ def test_there_is_one_event_source_mapping_per_queue_or_stream_trigger(template)
 
 @pytest.mark.parametrize("spec", [f for f in wiring.FUNCTIONS if f.rule_trigger], ids=lambda f: f.name)
 def test_each_rule_delivers_its_detail_types_to_its_function_with_a_dlq(synthesized, template, spec):
+    on_own_bus = spec.rule_trigger.bus == wiring.CLOSEDLOOP_BUS
     template.has_resource_properties(
         "AWS::Events::Rule",
         {
-            "EventBusName": {"Ref": synthesized.logical_id(synthesized.stack.bus.bus)},
-            "EventPattern": {"source": [wiring.EVENT_SOURCE], "detail-type": list(spec.rule_trigger.detail_types)},
+            # No EventBusName: the account's default bus.
+            "EventBusName": {"Ref": synthesized.logical_id(synthesized.stack.bus.bus)}
+            if on_own_bus
+            else Match.absent(),
+            "EventPattern": {"source": [spec.rule_trigger.source], "detail-type": list(spec.rule_trigger.detail_types)},
             "Targets": [
                 Match.object_like(
                     {
@@ -354,13 +358,41 @@ def test_each_rule_delivers_its_detail_types_to_its_function_with_a_dlq(synthesi
     )
 
 
+def _rule_for(synthesized, template, spec: wiring.Function) -> dict:
+    target = {"Fn::GetAtt": [_function_id(synthesized, spec), "Arn"]}
+    (rule,) = [
+        r
+        for r in template.find_resources("AWS::Events::Rule").values()
+        if r["Properties"]["Targets"][0]["Arn"] == target
+    ]
+    return rule["Properties"]
+
+
 def test_the_threshold_follow_up_listens_for_threshold_crossed(synthesized, template):
-    rules = template.find_resources("AWS::Events::Rule")
-    (rule,) = rules.values()
-    assert rule["Properties"]["EventPattern"]["detail-type"] == ["threshold.crossed"]
-    assert rule["Properties"]["Targets"][0]["Arn"] == {
-        "Fn::GetAtt": [_function_id(synthesized, wiring.THRESHOLD_FOLLOW_UP), "Arn"]
+    rule = _rule_for(synthesized, template, wiring.THRESHOLD_FOLLOW_UP)
+    assert rule["EventPattern"] == {"source": ["closedloop"], "detail-type": ["threshold.crossed"]}
+    assert rule["EventBusName"] == {"Ref": synthesized.logical_id(synthesized.stack.bus.bus)}
+
+
+def test_ses_feedback_reaches_the_feedback_function_from_the_default_bus(synthesized, template):
+    rule = _rule_for(synthesized, template, wiring.FEEDBACK)
+    # SES publishes configuration-set events to the default bus only: a rule on closedloop's bus would hear nothing.
+    assert "EventBusName" not in rule
+    assert rule["EventPattern"] == {
+        "source": ["aws.ses"],
+        "detail-type": [
+            "Email Bounced",
+            "Email Complaint Received",
+            "Email Delivered",
+            "Email Rejected",
+            "Email Delivery Delayed",
+        ],
     }
+
+
+def test_a_rule_names_a_known_bus():
+    with pytest.raises(ValueError, match="bus must be"):
+        wiring.RuleTrigger(id="x", detail_types=("y",), bus="elsewhere")
 
 
 @pytest.mark.parametrize("spec", [f for f in wiring.FUNCTIONS if f.schedule], ids=lambda f: f.name)
@@ -456,3 +488,18 @@ def test_mail_goes_through_the_configured_configuration_set(template):
         "AWS::SES::ConfigurationSetEventDestination",
         {"EventDestination": Match.object_like({"MatchingEventTypes": Match.array_with(["bounce", "complaint"])})},
     )
+
+
+def test_the_feedback_function_may_touch_only_profiles_and_the_ledger(synthesized, resources):
+    role = synthesized.stack.functions.by_name[wiring.FEEDBACK.name].role
+    policy = synthesized.logical_id(role.node.find_child("DefaultPolicy"))
+    actions = {
+        str(action)
+        for statement in _props(resources, policy)["PolicyDocument"]["Statement"]
+        for action in (statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])
+    }
+    services = {action.split(":")[0] for action in actions}
+    # X-Ray and logs come with every function; SQS only to park failed asynchronous invocations in the bus's DLQ.
+    assert services <= {"dynamodb", "xray", "logs", "sqs"}, services
+    assert {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:DeleteItem"} <= actions
+    assert not {a for a in actions if a.startswith("sqs:") and a.startswith(("sqs:Receive", "sqs:Delete"))}

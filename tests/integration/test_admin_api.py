@@ -33,7 +33,7 @@ def test_an_event_moves_last_activity_and_is_recorded_once_by_its_id(resources, 
     event = {
         "profile_id": profile_id,
         "type": "purchase",
-        "properties": {"total": 42.5},
+        "properties": {"total": 42.5, "currency": "EUR"},
         "occurred_at": "2026-03-01T11:00:00Z",
         "event_id": "order-1",
     }

@@ -9,7 +9,8 @@ from typing import NamedTuple
 
 import pytest
 
-from closedloop import services
+from closedloop import events, services
+from closedloop.clock import isoformat
 from closedloop.errors import ConcurrentUpdate, EmailTaken, ProfileNotFound
 from closedloop.ports import Activity, Link, MessageStatus
 from closedloop.profiles import ProfileChange
@@ -201,3 +202,78 @@ def test_a_link_set_is_stored_once_and_read_back_as_written(stores, profile_id):
     link_sets.put(link_set, links)
     link_sets.put(link_set, [Link("https://other.example", {})])  # an id is its content: the first one stays
     assert link_sets.get(link_set) == links
+
+
+def an_event(profile_id, event_id, kind, at, **properties):
+    return Activity(
+        "event",
+        event_id,
+        profile_id,
+        at,
+        details={"type": kind, "properties": properties},
+        aggregates=events.aggregates(kind, properties, isoformat(at)),
+    )
+
+
+def test_events_add_to_the_aggregates_once_and_the_latest_cart_and_purchase_win(stores, profile_id):
+    profiles, _, activity, _ = stores
+    profiles.save(change(profile_id), NOW, None)
+    h = timedelta(hours=1)
+    cart = {"cart_id": "c-1", "total": 30, "currency": "EUR", "items": [{"sku": "shirt"}]}
+
+    def record(event):
+        return activity.record_activity(event, "2026-05-01T12:00:00Z", 0)
+
+    assert record(an_event(profile_id, "e1", "cart_updated", NOW, **cart)) is True
+    assert record(an_event(profile_id, "e2", "purchase", NOW + h, order_id="o", total=42.5, currency="EUR")) is True
+    assert record(an_event(profile_id, "e2", "purchase", NOW + h, order_id="o", total=42.5, currency="EUR")) is False
+    record(an_event(profile_id, "e3", "purchase", NOW + 2 * h, total=5, currency="USD"))
+    record(an_event(profile_id, "e4", "cart_updated", NOW - h, **cart))  # older than both purchases: stays closed
+    stored = profiles.get(profile_id, consistent=True)
+    assert (stored.event_counts, stored.purchase_count) == ({"cart_updated": 2, "purchase": 2}, 2)
+    assert (stored.revenue, stored.last_purchase_at, stored.cart) == (
+        {"EUR": 42.5, "USD": 5},
+        "2026-03-01T14:00:00Z",
+        None,
+    )
+    record(an_event(profile_id, "e5", "cart_updated", NOW + 3 * h, **cart))
+    assert profiles.get(profile_id, consistent=True).cart == {
+        "id": "c-1",
+        "total": 30,
+        "currency": "EUR",
+        "items": [{"sku": "shirt"}],
+        "updated_at": "2026-03-01T15:00:00Z",
+    }
+
+
+@pytest.fixture(params=["fake", "dynamodb"])
+def suppressions(request, resources):
+    from tests.fakes import FakeSuppressions
+
+    return FakeSuppressions() if request.param == "fake" else services.suppressions()
+
+
+def test_a_suppression_is_read_back_kept_or_replaced_and_lifted_once(suppressions, profile_id):
+    from closedloop.suppression import Suppression
+
+    address = f"{profile_id}@example.net"
+    first = Suppression(address, "bounce", "2026-03-01T12:00:00Z")
+    assert suppressions.get(address) is None
+    assert suppressions.put(first, only_if_new=True) is True
+    assert suppressions.put(first._replace(reason="complaint"), only_if_new=True) is False
+    assert suppressions.get(address) == first
+    assert suppressions.put(first._replace(reason="manual")) is True
+    assert suppressions.get(address).reason == "manual"
+    assert (suppressions.delete(address), suppressions.delete(address)) == (True, False)
+    assert suppressions.get(address) is None
+
+
+def test_transient_bounces_are_remembered_once_per_mail_at_their_first_instant(suppressions, profile_id):
+    address = f"{profile_id}@example.net"
+    later = NOW + timedelta(days=3)
+    keep = int((later + timedelta(days=30)).timestamp())
+    suppressions.note_transient_bounce(address, "ses-1", NOW, keep)
+    suppressions.note_transient_bounce(address, "ses-1", later, keep)
+    seen = suppressions.note_transient_bounce(address, "ses-2", later, keep)
+    assert seen == {"ses-1": "2026-03-01T12:00:00Z", "ses-2": "2026-03-04T12:00:00Z"}
+    assert suppressions.note_transient_bounce(f"x{address}", "ses-1", NOW, keep) == {"ses-1": "2026-03-01T12:00:00Z"}

@@ -4,14 +4,20 @@ from closedloop import sending
 from closedloop.adapters.templates import JinjaRenderer
 from closedloop.errors import ProviderRejected, ProviderUnavailable
 from closedloop.sending import Outcome, SendRequest
-from tests.fakes import FakeLedger, FakeLinkSets, FakeMailer, FakeProfiles, FakeSendQueue
+from closedloop.suppression import Suppression
+from tests.fakes import FakeLedger, FakeLinkSets, FakeMailer, FakeProfiles, FakeSendQueue, FakeSuppressions
 from tests.unit.conftest import CONTENT
 
 KEY = "api#k1#p-ada"
 
 
 @pytest.fixture
-def gate(signer, now):
+def suppressions():
+    return FakeSuppressions()
+
+
+@pytest.fixture
+def gate(signer, now, suppressions):
     profiles, ledger, mailer, queue = FakeProfiles(), FakeLedger(), FakeMailer(), FakeSendQueue()
     profiles.add("p-ada", first_name="Ada")
     renderer = JinjaRenderer(CONTENT / "templates", signer, "https://links.example.test", "news@example.com")
@@ -20,6 +26,7 @@ def gate(signer, now):
         return sending.send(
             request,
             profiles=profiles,
+            suppressions=suppressions,
             ledger=ledger,
             link_sets=FakeLinkSets(),
             renderer=renderer,
@@ -33,6 +40,26 @@ def gate(signer, now):
 
 def request(key=KEY, profile_id="p-ada", template="newsletter-demo", context=None):
     return SendRequest(send_key=key, profile_id=profile_id, template=template, message_id="m1", context=context or {})
+
+
+def test_a_suppressed_address_is_skipped_and_recorded_before_anything_is_rendered_or_reserved(gate, suppressions):
+    send, profiles, ledger, mailer, _ = gate
+    # Entries are stored normalised; the profile's address in another spelling is the same mailbox.
+    profiles.items["p-ada"]["email"] = "P-Ada@Example.NET"
+    suppressions.put(Suppression("p-ada@example.net", "complaint", "2026-03-01T12:00:00Z"))
+    result = send(request())
+    assert (result.outcome, result.reason) == (Outcome.SUPPRESSED, "suppressed")
+    assert mailer.sent == [] and ledger.send_state(KEY) is None
+    status = ledger.get_message_status("m1").to_api()
+    assert (status["state"], status["reason"]) == ("skipped", "suppressed")
+
+
+def test_lifting_a_suppression_lets_the_next_request_through(gate, suppressions):
+    send, *_ = gate
+    suppressions.put(Suppression("p-ada@example.net", "manual", "2026-03-01T12:00:00Z"))
+    assert send(request()).outcome is Outcome.SUPPRESSED
+    suppressions.delete("p-ada@example.net")
+    assert send(request()).outcome is Outcome.SENT
 
 
 def test_a_subscribed_profile_gets_the_mail_and_its_status_names_the_ses_id(gate):

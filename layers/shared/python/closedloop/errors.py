@@ -39,6 +39,10 @@ class MessageNotFound(NotFound):
     code = "message_not_found"
 
 
+class SuppressionNotFound(NotFound):
+    code = "suppression_not_found"
+
+
 class TemplateNotFound(NotFound):
     code = "template_not_found"
 

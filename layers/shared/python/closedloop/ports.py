@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from closedloop.mail import OutgoingMail
     from closedloop.profiles import Profile, ProfileChange
     from closedloop.sending import SendRequest
+    from closedloop.suppression import Suppression
 
 
 class ProfileStore(Protocol):
@@ -86,6 +87,23 @@ class Ledger(Protocol):
     def mark_threshold_published(self, rule_id: str, profile_id: str) -> None: ...
 
 
+class Suppressions(Protocol):
+    """The suppression list, by normalised address, and the transient bounces that count towards it."""
+
+    def get(self, address: str) -> Suppression | None:
+        """The entry for this address (strongly consistent: a suppression a moment ago must stop a send)."""
+
+    def put(self, entry: Suppression, *, only_if_new: bool = False) -> bool:
+        """Store the entry; with only_if_new an existing entry stands (False then)."""
+
+    def delete(self, address: str) -> bool:
+        """Lift the suppression; False if there was none."""
+
+    def note_transient_bounce(self, address: str, mail_id: str, at: datetime, expires_at: int) -> dict[str, str]:
+        """Remember that mail `mail_id` bounced transiently at `at` (idempotent by mail id) until `expires_at`
+        (epoch seconds); returns every remembered bounce of the address: mail id -> ISO instant."""
+
+
 class Mailer(Protocol):
     def send(self, mail: OutgoingMail, raw: bytes) -> str:
         """Hand the mail (its MIME form `raw`) to the provider; returns the provider's message id.
@@ -97,6 +115,9 @@ class Mailer(Protocol):
 
 class EventPublisher(Protocol):
     def publish(self, detail_type: str, detail: dict) -> None: ...
+
+    def publish_many(self, detail_type: str, details: list[dict]) -> None:
+        """Publish several events of one type (batched as the bus allows)."""
 
 
 class SendQueue(Protocol):

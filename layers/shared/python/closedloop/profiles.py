@@ -50,6 +50,12 @@ class Profile:
     version: int = 0
     # How and when the current status was reached: {"source": "api" | "unsubscribe_link" | ..., "at": ...}.
     consent: dict | None = None
+    # Aggregates of the integrator's events (closedloop.events).
+    event_counts: dict[str, int] = field(default_factory=dict)
+    purchase_count: int = 0
+    revenue: dict[str, float] = field(default_factory=dict)
+    last_purchase_at: str | None = None
+    cart: dict | None = None
 
     @property
     def subscribed(self) -> bool:
@@ -66,6 +72,11 @@ class Profile:
             "created_at": self.created_at,
             "updated_at": self.updated_at,
             "consent": self.consent,
+            "event_counts": self.event_counts,
+            "purchase_count": self.purchase_count,
+            "revenue": self.revenue,
+            "last_purchase_at": self.last_purchase_at,
+            "cart": self.cart,
         }
 
 

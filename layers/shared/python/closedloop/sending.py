@@ -1,6 +1,6 @@
 """The send gate. Every message on every channel passes here, in this order:
 
-consent -> (suppression, frequency caps: later issues) -> render and build MIME -> idempotency ledger -> provider.
+consent -> suppression -> (frequency caps: a later issue) -> render and build MIME -> idempotency ledger -> provider.
 
 Everything that can fail without the provider happens before the ledger reservation, so a broken template or an
 unwritable header leaves nothing behind and is recorded as the message's outcome, never retried. After the
@@ -26,9 +26,10 @@ from closedloop.errors import (
     TemplateNotFound,
 )
 from closedloop.mail import OutgoingMail
-from closedloop.ports import Ledger, LinkSets, Mailer, MessageStatus, ProfileStore, SendQueue
+from closedloop.ports import Ledger, LinkSets, Mailer, MessageStatus, ProfileStore, SendQueue, Suppressions
 from closedloop.profiles import Profile
 from closedloop.tokens import new_message_id
+from closedloop.validation import normalise_email
 
 # Throttled sends come back after 30 s, 60 s, ... up to SQS's 15-minute delay limit, however often it takes.
 THROTTLE_DELAYS = (30, 60, 120, 300, 600, 900)
@@ -62,6 +63,7 @@ class Outcome(str, Enum):
     SENT = "sent"
     NO_PROFILE = "skipped_no_profile"
     NO_CONSENT = "skipped_no_consent"
+    SUPPRESSED = "skipped_suppressed"
     DUPLICATE = "skipped_duplicate"
     DEFERRED = "deferred_throttled"
     FAILED_RENDER = "failed_render"
@@ -90,6 +92,7 @@ def send(
     request: SendRequest,
     *,
     profiles: ProfileStore,
+    suppressions: Suppressions,
     ledger: Ledger,
     link_sets: LinkSets,
     renderer: Renderer,
@@ -114,6 +117,9 @@ def send(
         return finished(Outcome.NO_PROFILE, "skipped", "no_profile")
     if not profile.subscribed:
         return finished(Outcome.NO_CONSENT, "skipped", "no_consent")
+    # A bounced or complaining mailbox gets nothing, whichever profile holds the address (one GetItem).
+    if suppressions.get(normalise_email(profile.email)) is not None:
+        return finished(Outcome.SUPPRESSED, "skipped", "suppressed")
     try:
         mail, links = renderer.render(request, profile)
         raw = mail.mime(now)

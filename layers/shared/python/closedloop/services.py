@@ -75,6 +75,13 @@ def ledger():
 
 
 @lru_cache(maxsize=1)
+def suppressions():
+    from closedloop.adapters.dynamo import DynamoSuppressions
+
+    return DynamoSuppressions(settings())
+
+
+@lru_cache(maxsize=1)
 def publisher():
     from closedloop.adapters.aws import EventBridgePublisher
 
@@ -187,7 +194,18 @@ def reset() -> None:
     from closedloop.adapters import dynamo
 
     dynamo.forget_models()
-    for factory in (settings, profiles, activity_log, link_sets, ledger, publisher, send_queue, activity_queue, mailer):
+    for factory in (
+        settings,
+        profiles,
+        activity_log,
+        link_sets,
+        ledger,
+        suppressions,
+        publisher,
+        send_queue,
+        activity_queue,
+        mailer,
+    ):
         factory.cache_clear()
     load_config.cache_clear()
     parameters.clear_caches()

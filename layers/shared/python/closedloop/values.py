@@ -12,6 +12,20 @@ from typing import NamedTuple
 from closedloop.clock import isoformat, parse_instant
 
 
+class Aggregates(NamedTuple):
+    """What an integrator's event adds to its profile, applied in the same write as the event itself.
+
+    `counters` are added: (map, key, amount), or (attribute, None, amount) for a top-level number. The latest-state
+    fields move only if the event is at least as recent as what they hold: `last_purchase_at`; `cart` (the open
+    cart, set by cart_updated); `clears_cart` (a purchase closes the cart it is newer than).
+    """
+
+    counters: tuple[tuple[str, str | None, float], ...] = ()
+    last_purchase_at: str | None = None
+    cart: dict | None = None
+    clears_cart: bool = False
+
+
 @dataclass(frozen=True)
 class Activity:
     """Something a recipient did: a click, an open, an integrator's event. `activity_id` makes recording idempotent."""
@@ -24,6 +38,8 @@ class Activity:
     details: dict = field(default_factory=dict)
     # Whether it counts as the recipient being active (opens do not: mail privacy proxies fetch every pixel).
     moves_last_activity: bool = True
+    # An integrator's event's effect on the profile's aggregates (clicks and opens have none).
+    aggregates: Aggregates | None = None
 
     def to_dict(self) -> dict:
         return {

@@ -8,6 +8,7 @@ more than all the rest of a warm click (README "Performance"). Everything else u
 from __future__ import annotations
 
 import json
+import re
 from functools import cached_property
 
 import boto3
@@ -38,10 +39,11 @@ class DynamoActivityLog:
     def record_activity(self, activity: Activity, idle_due: str | None, expires_at: int) -> bool:
         """One TransactWriteItems: the activity (put if new) and its effect on the profile.
 
-        Written with the low-level client rather than pynamodb models: this is the click path, and building the
-        transaction through models cost more than all the rest of a warm click (see README "Performance").
+        The effect is tried from the fullest to the barest: counters always apply; `last_activity_at` only moves
+        forward (a retried older click must not rewind it) and only a subscribed profile re-enters the inactivity
+        index; an event's latest-state fields (last purchase, open cart) move only if the event is newer than what
+        they hold. The usual case succeeds at the first attempt.
         """
-        occurred = isoformat(activity.occurred_at)
         put = {
             "Put": {
                 "TableName": self._settings.activity_table,
@@ -50,52 +52,22 @@ class DynamoActivityLog:
                     # <kind>#<activity_id>: the business key that makes recording idempotent.
                     "sk": {"S": f"{activity.kind}#{activity.activity_id}"},
                     "kind": {"S": activity.kind},
-                    "occurred_at": {"S": occurred},
+                    "occurred_at": {"S": isoformat(activity.occurred_at)},
                     "details": {"S": json.dumps(activity.details, separators=(",", ":"))},
                     "expires_at": {"N": str(expires_at)},
                 },
                 "ConditionExpression": "attribute_not_exists(sk)",
             }
         }
-        names = {f"#c{n}": counter for n, counter in enumerate(activity.increments)}
-        values = {f":c{n}": {"N": str(amount)} for n, amount in enumerate(activity.increments.values())}
-        adds = ", ".join(f"interests.#c{n} :c{n}" for n in range(len(names)))
-        attempts = []
-        if activity.moves_last_activity and idle_due:
-            # last_activity_at only moves forward (a retried older click must not rewind it), and only a subscribed
-            # profile re-enters the inactivity index (we-miss-you is for people who still want mail). The usual
-            # case succeeds at the first attempt; each fallback keeps what still holds.
-            values |= {
-                ":occurred": {"S": occurred},
-                ":idle": {"S": idle_due},
-                ":shard": {"S": shard_of(activity.profile_id, "idle")},
-                ":subscribed": {"S": "subscribed"},
+        for expression in _effects(activity, idle_due):
+            effect = {
+                "TableName": self._settings.profiles_table,
+                "Key": {"profile_id": {"S": activity.profile_id}},
+                **expression,
             }
-            newer = (
-                "attribute_exists(profile_id)"
-                " AND (attribute_not_exists(last_activity_at) OR last_activity_at <= :occurred)"
-            )
-            moved = "SET last_activity_at = :occurred, idle_due_at = :idle, idle_shard = :shard"
-            attempts += [
-                (moved, f"{newer} AND #status = :subscribed", {"#status": "status"}),
-                ("SET last_activity_at = :occurred", newer, {}),
-            ]
-        attempts.append(("", "attribute_exists(profile_id)", {}))
-        for sets, condition, extra_names in attempts:
-            expression = " ".join(part for part in (f"ADD {adds}" if adds else "", sets) if part)
-            effect = {"TableName": self._settings.profiles_table, "Key": {"profile_id": {"S": activity.profile_id}}}
-            effect["ConditionExpression"] = condition
-            used_values = {k: v for k, v in values.items() if k in expression or k in condition}
-            used_names = {**{k: v for k, v in names.items() if k in expression}, **extra_names}
-            if used_names:
-                effect["ExpressionAttributeNames"] = used_names
-            if used_values:
-                effect["ExpressionAttributeValues"] = used_values
-            if expression:
-                effect["UpdateExpression"] = expression
             try:
                 self._client.transact_write_items(
-                    TransactItems=[put, {"Update" if expression else "ConditionCheck": effect}]
+                    TransactItems=[put, {"Update" if "UpdateExpression" in effect else "ConditionCheck": effect}]
                 )
                 return True
             except ClientError as error:
@@ -107,6 +79,99 @@ class DynamoActivityLog:
                 if reasons[1] != "ConditionalCheckFailed":
                     raise
         raise ProfileNotFound(f"profile {activity.profile_id} does not exist")
+
+
+class _Names:
+    """Placeholders for one expression: #n0 for attribute names, :v0 for values."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {}
+        self.values: dict[str, dict] = {}
+
+    def name(self, name: str) -> str:
+        key = f"#n{len(self.names)}"
+        self.names[key] = name
+        return key
+
+    def value(self, value: dict) -> str:
+        key = f":v{len(self.values)}"
+        self.values[key] = value
+        return key
+
+    def expression(self, adds: list[str], sets: list[str], removes: list[str], conditions: list[str]) -> dict:
+        update = " ".join(
+            f"{verb} {', '.join(parts)}" for verb, parts in (("ADD", adds), ("SET", sets), ("REMOVE", removes)) if parts
+        )
+        condition = " AND ".join(conditions)
+        used = set(re.findall(r"[#:][nv]\d+", f"{update} {condition}"))
+        expression = {"ConditionExpression": condition}
+        if update:
+            expression["UpdateExpression"] = update
+        if names := {k: v for k, v in self.names.items() if k in used}:
+            expression["ExpressionAttributeNames"] = names
+        if values := {k: v for k, v in self.values.items() if k in used}:
+            expression["ExpressionAttributeValues"] = values
+        return expression
+
+
+def _effects(activity: Activity, idle_due: str | None) -> list[dict]:
+    """The profile update of an activity, fullest first, each fallback keeping what still holds."""
+    p = _Names()
+    occurred = p.value({"S": isoformat(activity.occurred_at)})
+    adds = [f"interests.{p.name(k)} {p.value({'N': str(n)})}" for k, n in activity.increments.items()]
+    latest_sets: list[str] = []
+    latest_removes: list[str] = []
+    latest_conditions: list[str] = []
+    aggregates = activity.aggregates
+    if aggregates:
+        for attribute, key, amount in aggregates.counters:
+            path = f"{attribute}.{p.name(key)}" if key is not None else attribute
+            adds.append(f"{path} {p.value({'N': str(amount)})}")
+        if aggregates.last_purchase_at:
+            latest_sets.append(f"last_purchase_at = {occurred}")
+            latest_conditions.append(f"(attribute_not_exists(last_purchase_at) OR last_purchase_at <= {occurred})")
+        if aggregates.cart or aggregates.clears_cart:
+            if aggregates.cart:
+                latest_sets.append(f"cart = {p.value({'M': _typed(aggregates.cart)})}")
+                # A cart from before the last purchase was closed by it: it must not open again.
+                latest_conditions.append(f"(attribute_not_exists(last_purchase_at) OR last_purchase_at < {occurred})")
+            else:
+                latest_removes.append("cart")
+            latest_conditions.append(f"(attribute_not_exists(cart) OR cart.updated_at <= {occurred})")
+    exists = "attribute_exists(profile_id)"
+    variants = []  # (sets, moves last activity, moves the idle entry, latest fields)
+    if activity.moves_last_activity and idle_due:
+        newer = f"(attribute_not_exists(last_activity_at) OR last_activity_at <= {occurred})"
+        last = f"last_activity_at = {occurred}"
+        idle = [
+            f"idle_due_at = {p.value({'S': idle_due})}",
+            f"idle_shard = {p.value({'S': shard_of(activity.profile_id, 'idle')})}",
+        ]
+        subscribed = f"{p.name('status')} = {p.value({'S': 'subscribed'})}"
+        variants += [
+            ([last, *idle], [exists, newer, subscribed], True),
+            ([last, *idle], [exists, newer, subscribed], False),
+            ([last], [exists, newer], True),
+            ([last], [exists, newer], False),
+        ]
+    variants += [([], [exists], True), ([], [exists], False)]
+    expressions = []
+    for sets, conditions, with_latest in variants:
+        if with_latest and not latest_conditions:
+            continue
+        expression = p.expression(
+            adds,
+            sets + (latest_sets if with_latest else []),
+            latest_removes if with_latest else [],
+            conditions + (latest_conditions if with_latest else []),
+        )
+        expressions.append(expression)
+    return expressions
+
+
+def _typed(value: dict) -> dict:
+    """A flat map of text and numbers in DynamoDB's typed form."""
+    return {k: {"N": str(v)} if isinstance(v, (int, float)) else {"S": str(v)} for k, v in value.items()}
 
 
 class DynamoLinkSets:

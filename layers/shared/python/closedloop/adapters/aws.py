@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from closedloop.sending import SendRequest
 
 _SQS_BATCH = 10
+_EVENTS_BATCH = 10  # PutEvents limit
 
 
 class SqsSendQueue:
@@ -61,15 +62,20 @@ class EventBridgePublisher:
         return boto3.client("events")
 
     def publish(self, detail_type: str, detail: dict) -> None:
-        response = self._client.put_events(
-            Entries=[
+        self.publish_many(detail_type, [detail])
+
+    def publish_many(self, detail_type: str, details: list[dict]) -> None:
+        for start in range(0, len(details), _EVENTS_BATCH):
+            entries = [
                 {
                     "EventBusName": self._settings.event_bus_name,
                     "Source": self._source,
                     "DetailType": detail_type,
                     "Detail": json.dumps(detail),
                 }
+                for detail in details[start : start + _EVENTS_BATCH]
             ]
-        )
-        if response.get("FailedEntryCount"):
-            raise RuntimeError(f"EventBridge refused the {detail_type} event")
+            response = self._client.put_events(Entries=entries)
+            if response.get("FailedEntryCount"):
+                # Raise so the caller's retry repeats the batch; consumers key on the events' own ids.
+                raise RuntimeError(f"EventBridge refused {response['FailedEntryCount']} {detail_type} event(s)")

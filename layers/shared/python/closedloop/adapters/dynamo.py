@@ -1,4 +1,4 @@
-"""DynamoDB through pynamodb: profiles (+ their due indexes) and the business-key ledger.
+"""DynamoDB through pynamodb: profiles (+ their due indexes), the business-key ledger and the suppression list.
 
 The click path's writes (activity) and reads (link sets) live in closedloop.adapters.activity instead, on the
 low-level client: a click neither imports pynamodb nor pays for its model conversion.
@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from functools import cached_property, lru_cache
 
-from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
@@ -28,6 +28,7 @@ from closedloop.due import all_shards, shard_of
 from closedloop.errors import ConcurrentUpdate, EmailTaken
 from closedloop.profiles import Profile, ProfileChange
 from closedloop.settings import Settings
+from closedloop.suppression import Suppression
 from closedloop.values import DueEntry, MessageStatus
 
 SEND_RETENTION_DAYS = 400  # the send ledger outlives any retry and any yearly occasion key
@@ -71,6 +72,11 @@ def profile_model(table: str) -> type[Model]:
         updated_at = UnicodeAttribute(null=True)
         writes = NumberAttribute(null=True)
         consent = MapAttribute(null=True)
+        event_counts = MapAttribute(default=dict)
+        purchase_count = NumberAttribute(null=True)
+        revenue = MapAttribute(default=dict)
+        last_purchase_at = UnicodeAttribute(null=True)
+        cart = MapAttribute(null=True)
         bday_shard = UnicodeAttribute(null=True)
         bday_due_at = UnicodeAttribute(null=True)
         idle_shard = UnicodeAttribute(null=True)
@@ -94,6 +100,8 @@ def ledger_model(table: str) -> type[Model]:
         provider_message_id = UnicodeAttribute(null=True)
         at = UnicodeAttribute(null=True)
         body = UnicodeAttribute(null=True)
+        reason = UnicodeAttribute(null=True)  # suppressed#<address>: why it is suppressed
+        bounces = UnicodeSetAttribute(null=True)  # bounces#<address>: "<SES message id> <instant>" per bounce
         expires_at = NumberAttribute(null=True)
 
     return LedgerModel
@@ -111,7 +119,26 @@ def _to_profile(item: Model) -> Profile:
         updated_at=item.updated_at,
         version=int(item.writes or 0),
         consent=_plain(item.consent) or None,
+        event_counts={k: int(v) for k, v in _plain(item.event_counts).items()},
+        purchase_count=int(item.purchase_count or 0),
+        revenue={k: _number(v) for k, v in _plain(item.revenue).items()},
+        last_purchase_at=item.last_purchase_at,
+        cart=_cart(_plain(item.cart)),
     )
+
+
+def _number(value) -> int | float:
+    number = float(value)
+    return int(number) if number.is_integer() else number
+
+
+def _cart(stored: dict) -> dict | None:
+    """The open cart as the API shows it: items back from the text they are stored as."""
+    if not stored:
+        return None
+    cart = {k: _number(v) if k == "total" else v for k, v in stored.items()}
+    cart["items"] = json.loads(stored.get("items") or "[]")
+    return cart
 
 
 def _applied(existing: Profile | None, change: ProfileChange, stamp: str) -> Profile:
@@ -127,6 +154,11 @@ def _applied(existing: Profile | None, change: ProfileChange, stamp: str) -> Pro
         updated_at=stamp,
         version=(existing.version if existing else 0) + 1,
         consent=change.consent or (existing.consent if existing else None),
+        event_counts=dict(existing.event_counts) if existing else {},
+        purchase_count=existing.purchase_count if existing else 0,
+        revenue=dict(existing.revenue) if existing else {},
+        last_purchase_at=existing.last_purchase_at if existing else None,
+        cart=existing.cart if existing else None,
     )
 
 
@@ -168,7 +200,10 @@ class DynamoProfileStore:
             m.attributes.set(change.attributes),
             m.updated_at.set(stamp),
             m.created_at.set(m.created_at | stamp),
+            # The maps an activity ADDs into must exist (closedloop.adapters.activity).
             m.interests.set(m.interests | {}),
+            m.event_counts.set(m.event_counts | {}),
+            m.revenue.set(m.revenue | {}),
             m.writes.add(1),
         ]
         if change.consent:
@@ -346,3 +381,52 @@ class DynamoLedger:
             if _conditional_failed(error):
                 return False
             raise
+
+
+class DynamoSuppressions:
+    """The suppression list in the ledger table: `suppressed#<address>` {reason, at}, and `bounces#<address>`,
+    the transient bounces of the last 30 days as a string set (one ADD per bounce: idempotent by mail id, no read
+    before the write; the item expires 30 days after its latest bounce)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    @cached_property
+    def _m(self) -> type[Model]:
+        return ledger_model(self._settings.ledger_table)
+
+    def get(self, address: str) -> Suppression | None:
+        try:
+            item = self._m.get(f"suppressed#{address}", consistent_read=True)
+        except DoesNotExist:
+            return None
+        return Suppression(address, item.reason, item.at)
+
+    def put(self, entry: Suppression, *, only_if_new: bool = False) -> bool:
+        item = self._m(f"suppressed#{entry.address}", reason=entry.reason, at=entry.at)
+        try:
+            item.save(condition=self._m.pk.does_not_exist() if only_if_new else None)
+            return True
+        except PutError as error:
+            if only_if_new and _conditional_failed(error):
+                return False
+            raise
+
+    def delete(self, address: str) -> bool:
+        try:
+            self._m(f"suppressed#{address}").delete(condition=self._m.pk.exists())
+            return True
+        except DeleteError as error:
+            if _conditional_failed(error):
+                return False
+            raise
+
+    def note_transient_bounce(self, address: str, mail_id: str, at: datetime, expires_at: int) -> dict[str, str]:
+        m = self._m
+        item = m(f"bounces#{address}")
+        item.update(actions=[m.bounces.add({f"{mail_id} {isoformat(at)}"}), m.expires_at.set(expires_at)])
+        seen: dict[str, str] = {}
+        for entry in item.bounces or ():
+            mail, _, instant = entry.rpartition(" ")
+            seen[mail] = min(seen.get(mail, instant), instant)  # the same mail twice counts once, at its first
+        return seen

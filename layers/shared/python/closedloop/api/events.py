@@ -1,14 +1,21 @@
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from closedloop import events, services, tracking
+from closedloop import events, services
 from closedloop.api.body import json_body, json_response
 
 router = APIGatewayHttpRouter()
 
 
 @router.post("/v1/events")
-def post_event() -> Response:
-    activity = events.event_activity(json_body(router.current_event), services.clock().now())
-    recorded = tracking.record(activity, services.activity_log(), services.config())
-    return json_response(202, {"event_id": activity.activity_id, "recorded": recorded})
+def post_events() -> Response:
+    """One event, or {"events": [...]} (up to 100)."""
+    result = events.record_events(
+        json_body(router.current_event),
+        log=services.activity_log(),
+        profiles=services.profiles(),
+        publisher=services.publisher(),
+        config=services.config(),
+        now=services.clock().now(),
+    )
+    return json_response(202, result)

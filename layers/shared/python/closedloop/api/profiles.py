@@ -1,7 +1,7 @@
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from closedloop import profiles, services
+from closedloop import profiles, services, suppression
 from closedloop.api.body import json_body, json_response
 from closedloop.errors import InvalidInput, ProfileNotFound
 from closedloop.validation import is_email, normalise_email
@@ -26,7 +26,7 @@ def find_profile() -> Response:
     profile = services.profiles().find_by_email(normalise_email(email))
     if profile is None:
         raise ProfileNotFound("no profile holds this address")
-    return json_response(200, profile.to_api())
+    return json_response(200, _shown(profile))
 
 
 @router.get("/v1/profiles/<profile_id>")
@@ -34,4 +34,9 @@ def get_profile(profile_id: str) -> Response:
     profile = services.profiles().get(profiles.validate_profile_id(profile_id))
     if profile is None:
         raise ProfileNotFound(f"no profile with id {profile_id!r}")
-    return json_response(200, profile.to_api())
+    return json_response(200, _shown(profile))
+
+
+def _shown(profile: profiles.Profile) -> dict:
+    """A profile as GET answers it: with its address's suppression (one more GetItem), null when there is none."""
+    return {**profile.to_api(), "suppression": suppression.of_profile_address(services.suppressions(), profile.email)}

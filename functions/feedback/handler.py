@@ -1,0 +1,16 @@
+"""SES feedback from the default bus (Bounce, Complaint, ...) -> the suppression list and, for a complaint, consent."""
+
+from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
+
+from closedloop import feedback, services
+from closedloop.observability import logger, observed
+
+
+@observed
+@event_source(data_class=EventBridgeEvent)
+def handler(event: EventBridgeEvent, context) -> dict:
+    now = services.clock().now()
+    handled = feedback.handle(feedback.parse(event.detail), services.suppressions(), services.profiles(), now)
+    # Profile ids only: addresses are personal data and stay out of the logs.
+    logger.info("ses feedback", extra=handled._asdict())
+    return handled._asdict()
