@@ -33,8 +33,6 @@ def exposure_refusal(host: str, expose: bool) -> str | None:
 
 
 def _local(args: argparse.Namespace) -> int:
-    from closedloop.errors import ConfigError
-
     from . import foreground
     from .runtime import Runtime
 
@@ -49,13 +47,7 @@ def _local(args: argparse.Namespace) -> int:
         log_requests=not args.quiet,
         content_dir=args.content_dir,
     )
-    try:
-        runtime.start()
-    except ConfigError as error:
-        print(f"closedloop local: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:
-        print(f"closedloop local: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
+    if not foreground.started(runtime, "closedloop local"):
         return 2
     _print_banner(runtime, ticking=not args.no_ticker)
     foreground.serve_until_stopped(runtime)

@@ -21,8 +21,6 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from closedloop.errors import ConfigError
-
 from . import foreground, lambdas
 from .client import LocalClient, link_containing, tamper
 from .progress import Progress
@@ -368,13 +366,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     print("closedloop demo: the local runtime (moto plays AWS), driven over HTTP", flush=True)
     runtime = Runtime(port=port, quiet=True)
-    try:
-        runtime.start()
-    except ConfigError as error:
-        print(f"closedloop demo: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:
-        print(f"closedloop demo: cannot listen on 127.0.0.1:{port} ({error}); is a runtime there?", file=sys.stderr)
+    if not foreground.started(runtime, "closedloop demo"):
         return 2
     try:
         print(f"   runtime at {runtime.base_url}  (admin API key {runtime.api_key})")

@@ -1,4 +1,4 @@
-"""Keeping a started runtime in the foreground until Ctrl-C or SIGTERM, then stopping it."""
+"""Starting a runtime for a console command, and keeping it in the foreground until Ctrl-C or SIGTERM."""
 
 from __future__ import annotations
 
@@ -6,6 +6,21 @@ import signal
 import sys
 import threading
 from typing import Any
+
+
+def started(runtime: Any, command: str) -> bool:
+    """Start `runtime`; if it cannot (broken content, a taken port), say why in one line on stderr and answer False."""
+    from closedloop.errors import ConfigError
+
+    try:
+        runtime.start()
+    except ConfigError as error:
+        print(f"{command}: {error}", file=sys.stderr)
+        return False
+    except OSError as error:
+        print(f"{command}: cannot listen on {runtime.address}: {error} (is a runtime there already?)", file=sys.stderr)
+        return False
+    return True
 
 
 def serve_until_stopped(runtime: Any) -> None:

@@ -187,6 +187,11 @@ class Runtime:
         self.stop()
 
     @property
+    def address(self) -> str:
+        """Where the runtime was asked to listen (host:port), for messages about it."""
+        return f"{self._host}:{self._port}"
+
+    @property
     def base_url(self) -> str:
         assert self.gateway is not None, "start() first"
         return self.gateway.base_url

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from functools import cached_property
 
 import boto3
@@ -114,8 +115,10 @@ class _Names:
         return expression
 
 
-def _effects(activity: Activity, idle_due: str | None) -> list[dict]:
-    """The profile update of an activity, fullest first, each fallback keeping what still holds."""
+def _effects(activity: Activity, idle_due: str | None) -> Iterator[dict]:
+    """The profile update of an activity, fullest first, each fallback keeping what still holds.
+
+    A generator: the first expression almost always succeeds, so a click builds only that one."""
     p = _Names()
     occurred = p.value({"S": isoformat(activity.occurred_at)})
     adds = [f"interests.{p.name(k)} {p.value({'N': str(n)})}" for k, n in activity.increments.items()]
@@ -155,18 +158,15 @@ def _effects(activity: Activity, idle_due: str | None) -> list[dict]:
             ([last], [exists, newer], False),
         ]
     variants += [([], [exists], True), ([], [exists], False)]
-    expressions = []
     for sets, conditions, with_latest in variants:
         if with_latest and not latest_conditions:
             continue
-        expression = p.expression(
+        yield p.expression(
             adds,
             sets + (latest_sets if with_latest else []),
             latest_removes if with_latest else [],
             conditions + (latest_conditions if with_latest else []),
         )
-        expressions.append(expression)
-    return expressions
 
 
 def _typed(value: dict) -> dict:
