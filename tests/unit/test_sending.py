@@ -156,3 +156,19 @@ def test_the_mail_is_handed_over_as_mime_with_list_unsubscribe_readable_in_the_r
 def test_a_send_request_survives_the_queue_and_ignores_unknown_fields():
     original = SendRequest(send_key="k", profile_id="p", template="t", context={"a": 1})
     assert SendRequest.from_json(original.to_json()[:-1] + ',"future_field":1}') == original
+
+
+def test_a_transactional_message_reaches_a_pending_profile_and_a_marketing_one_does_not(gate):
+    send, profiles, _, mailer, _ = gate
+    profiles.items["p-ada"]["status"] = "pending"
+    assert send(request(key="marketing#p-ada")).outcome is Outcome.NO_CONSENT
+    receipt = SendRequest("receipt#p-ada", "p-ada", "newsletter-demo", "m2", transactional=True)
+    assert send(receipt).outcome is Outcome.SENT
+    assert [m.to for m in mailer.sent] == ["p-ada@example.net"]
+
+
+def test_a_transactional_message_still_respects_the_suppression_list(gate, suppressions):
+    send, *_ = gate
+    suppressions.put(Suppression("p-ada@example.net", "bounce", "2026-03-01T12:00:00Z"))
+    receipt = SendRequest("receipt#p-ada", "p-ada", "newsletter-demo", "m2", transactional=True)
+    assert send(receipt).outcome is Outcome.SUPPRESSED

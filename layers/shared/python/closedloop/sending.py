@@ -43,6 +43,11 @@ class SendRequest:
     message_id: str = field(default_factory=new_message_id)
     context: dict = field(default_factory=dict)
     throttled: int = 0
+    # The subscription topic a marketing message belongs to (the gate refuses it to people who left the topic).
+    topic: str | None = None
+    # A message the person asked for (a confirmation, a receipt): sent whatever their marketing consent, never
+    # held by a sending pause; suppression still applies (the mailbox bounced or complained).
+    transactional: bool = False
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -115,7 +120,7 @@ def send(
     profile = profiles.get(request.profile_id, consistent=True)
     if profile is None:
         return finished(Outcome.NO_PROFILE, "skipped", "no_profile")
-    if not profile.subscribed:
+    if not profile.subscribed and not request.transactional:
         return finished(Outcome.NO_CONSENT, "skipped", "no_consent")
     # A bounced or complaining mailbox gets nothing, whichever profile holds the address (one GetItem).
     if suppressions.get(normalise_email(profile.email)) is not None:
