@@ -1,13 +1,16 @@
 """The click path warm, against a bare handler making the same single AWS call (behind moto, and behind an endpoint
-that answers at once); AWS requests per click and per mail."""
+that answers at once); AWS requests per click and per mail.
+
+The click's one call is SQS SendMessage: the click goes to the reactions queue, which stores it and settles it
+after the bot-scoring window (closedloop.tracking). The floor sends a message of the same size to the same queue."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import statistics
 import time
-import uuid
 from datetime import UTC, datetime
 
 import boto3
@@ -20,6 +23,7 @@ from closedloop import profiles as profile_rules
 from closedloop import services
 from closedloop.sending import SendRequest
 from closedloop_local import lambdas, outbox
+from closedloop_local.client import BROWSER_UA
 from infra import wiring
 
 ROUNDS, PER_ROUND = 12, 25
@@ -50,37 +54,13 @@ def _newsletter_token(sender, profile_id: str) -> str:
     return re.search(rf"{re.escape(BASE_URL)}/r/(\S+)", mail["text"]).group(1)
 
 
-def _bare_handler(table_activity: str, table_profiles: str, endpoint_url: str | None = None):
-    """The floor: a handler that makes the click's one DynamoDB call with a raw boto3 client and answers."""
-    client = boto3.client("dynamodb", endpoint_url=endpoint_url)
+def _bare_handler(queue_url: str, endpoint_url: str | None = None):
+    """The floor: a handler that makes the click's one AWS call (SQS SendMessage) with a raw boto3 client."""
+    client = boto3.client("sqs", endpoint_url=endpoint_url)
+    body = json.dumps({"step": "record", "activity": {"kind": "click", "activity_id": "x" * 32, "pad": "x" * 300}})
 
     def handler(event: dict, _context) -> dict:
-        click_id = uuid.uuid4().hex
-        client.transact_write_items(
-            TransactItems=[
-                {
-                    "Put": {
-                        "TableName": table_activity,
-                        "Item": {
-                            "profile_id": {"S": "p-bench"},
-                            "sk": {"S": f"click#{click_id}"},
-                            "occurred_at": {"S": "2026-06-01T12:00:00Z"},
-                            "kind": {"S": "click"},
-                        },
-                        "ConditionExpression": "attribute_not_exists(sk)",
-                    }
-                },
-                {
-                    "Update": {
-                        "TableName": table_profiles,
-                        "Key": {"profile_id": {"S": "p-bench"}},
-                        "UpdateExpression": "ADD interests.travel :one SET last_activity_at = :t",
-                        "ConditionExpression": "attribute_exists(profile_id)",
-                        "ExpressionAttributeValues": {":one": {"N": "1"}, ":t": {"S": "2026-06-01T12:00:00Z"}},
-                    }
-                },
-            ]
-        )
+        client.send_message(QueueUrl=queue_url, MessageBody=body)
         return {"statusCode": 302, "headers": {"Location": "https://travel.example.com/australia"}, "body": ""}
 
     return handler
@@ -92,7 +72,7 @@ def _click_event(token: str) -> dict:
         "routeKey": "GET /r/{token}",
         "rawPath": f"/r/{token}",
         "rawQueryString": "",
-        "headers": {},
+        "headers": {"user-agent": BROWSER_UA},
         "pathParameters": {"token": token},
         "requestContext": {
             "http": {"method": "GET", "path": f"/r/{token}", "sourceIp": "127.0.0.1"},
@@ -136,7 +116,7 @@ def _against_instant_backend(click, event, resources, clock) -> dict:
             with backend.counting() as warm:
                 for _ in range(WARM_CLICKS):
                     click(event, context(wiring.CLICK))
-            bare = _bare_handler(resources.tables["activity"], resources.tables["profiles"], backend.endpoint)
+            bare = _bare_handler(resources.queues[wiring.REACTIONS_QUEUE.id].url, backend.endpoint)
             with backend.counting() as bare_calls:
                 for _ in range(WARM_CLICKS):
                     bare(event, context(wiring.CLICK))
@@ -156,7 +136,7 @@ def _against_instant_backend(click, event, resources, clock) -> dict:
         "endpoint_requests_per_warm_click": {k: round(v / WARM_CLICKS, 2) for k, v in warm.items()},
         "endpoint_requests_per_warm_click_total": round(sum(warm.values()) / WARM_CLICKS, 2),
         "endpoint_requests_per_bare_call": {k: round(v / WARM_CLICKS, 2) for k, v in bare_calls.items()},
-        # Both handlers while timed: one TransactWriteItems each per call, nothing passed on to moto.
+        # Both handlers while timed: one SendMessage each per call, nothing passed on to moto.
         "endpoint_requests_per_timed_call": {k: round(v / timed_calls, 2) for k, v in timed.items()},
     }
 
@@ -177,7 +157,7 @@ def measure() -> dict:
             for _ in range(WARM_CLICKS):
                 click(event, context(wiring.CLICK))
 
-        bare = _bare_handler(resources.tables["activity"], resources.tables["profiles"])
+        bare = _bare_handler(resources.queues[wiring.REACTIONS_QUEUE.id].url)
         ours, floor = _interleaved(click, bare, event, ROUNDS, PER_ROUND)
 
         profiles = [f"p-mail-{n}" for n in range(MAILS)]

@@ -3,7 +3,9 @@
 botocore talks to it as to AWS (HTTP/1.1, keep-alive), so a client serialises, signs, sends and parses exactly as
 it would against the real service. DynamoDB `TransactWriteItems` is answered with `{}` (what DynamoDB returns when
 no capacity or metrics are asked for) without reading the request any further; anything else is passed on to moto,
-so a first click can still read its secret and its link set. Every request is counted by its `X-Amz-Target`: that
+so a first click can still read its secret and its link set. SQS `SendMessage` (the click's one call: the click
+to the reactions queue) is answered with a fixed message id the same way. Every request is counted by its
+`X-Amz-Target`: that
 is how the bench shows a warm click makes exactly one call, and that both handlers make one each while timed.
 
 The server parses no more HTTP than it must (request line, headers, a Content-Length body) and sends each answer in
@@ -21,7 +23,11 @@ from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 TRANSACT_WRITE_ITEMS = "DynamoDB_20120810.TransactWriteItems"
-CANNED = {TRANSACT_WRITE_ITEMS: b"{}"}
+SEND_MESSAGE = "AmazonSQS.SendMessage"
+CANNED = {
+    TRANSACT_WRITE_ITEMS: b"{}",
+    SEND_MESSAGE: b'{"MessageId":"00000000-0000-0000-0000-000000000000","MD5OfMessageBody":"0"}',
+}
 # Headers not to copy between the two connections: each side frames and keeps alive its own.
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host", "server", "date"}
 

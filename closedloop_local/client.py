@@ -103,6 +103,16 @@ class LocalClient:
     def now(self) -> str:
         return self.ok("GET", "/_local/clock", auth=False)["now"]
 
+    def advance(self, seconds: float) -> str:
+        return self.ok("POST", "/_local/clock", {"advance_seconds": seconds}, auth=False)["now"]
+
+    def settle(self) -> dict:
+        """Let the clicks made so far count: drain (they are stored), move the clock past the settle window, drain
+        again (they are decided, and a person's reach the profile and whatever follows). The last drain's answer."""
+        self.drain()
+        self.advance(self.ok("GET", "/_local/clock", auth=False)["click_settle_seconds"] + 1)
+        return self.drain()
+
     def drain(self) -> dict:
         return self.ok("POST", "/_local/drain", auth=False)
 

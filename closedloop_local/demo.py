@@ -28,6 +28,9 @@ from .runtime import Runtime
 
 START = "2026-02-23T08:00:00Z"  # a Monday morning: the newsletter goes out
 CLICK_TIME = "2026-02-23T10:30:00Z"
+SCAN_TIME = "2026-02-23T11:00:00Z"
+SCANNED = "p-0003"  # whose company's mail gateway opens every link of every mail
+SCANNER_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131"
 BIRTHDAY_TIME = "2026-02-28T15:00:00Z"  # 28 February, past 09:00 in every zone used (29 February's stand-in day)
 SILENCE_TIME = "2026-04-25T08:00:00Z"  # 61 days after the start
 ZONES = ("Europe/Berlin", "America/New_York", "Asia/Tokyo", "Australia/Sydney")
@@ -124,6 +127,11 @@ class Story:
         check(not answer["dead_letters"], f"work ended in a dead-letter queue: {answer['dead_letters']}")
         return answer["processed"]
 
+    def settle(self) -> None:
+        """Let the clicks so far count: the runtime clock moves past the click settle window, then drain."""
+        answer = self.c.settle()
+        check(not answer["dead_letters"], f"work ended in a dead-letter queue: {answer['dead_letters']}")
+
     def drain_watching_the_outbox(self, label: str) -> None:
         """Drain, printing how many mails SES has accepted as the pump sends them."""
         with Progress(f"{label}, mails in the outbox") as step:
@@ -153,6 +161,7 @@ class Story:
     def run(self) -> None:
         self.newsletter()
         self.clicks()
+        self.scanner()
         self.birthdays()
         self.silence()
         self.summary()
@@ -202,9 +211,12 @@ class Story:
         self.say(f"a tampered copy of Ada's link: GET {short_change(travel, forged)}")
         self.say(f"   -> {response.status}, Location: {response.location or 'none'} (the signature no longer matches)")
         check(response.status == 404 and response.location is None, f"a tampered link answered {response}")
-        self.drain()
+        self.settle()
         self.facts["after"] = {p: self.c.profile(p) for p in (TRAVELLER, CAR_LOVER)}
-        self.say("queues drained: clicks -> profile stream -> threshold events -> send requests -> SES")
+        self.say(
+            "30 s later (the settle window, in which a scanner's burst would show): "
+            "clicks -> profile stream -> threshold events -> send requests -> SES"
+        )
         for profile_id, counter in ((TRAVELLER, "travel"), (CAR_LOVER, "cars")):
             before, after = self.facts["before"][profile_id], self.facts["after"][profile_id]
             self.say(
@@ -215,6 +227,29 @@ class Story:
         travel_offers, car_offers = self.offers_reach_the_right_people()
         self.say(f"travel-offers -> {travel_offers[0]['to'][0]} ({travel_offers[0]['subject']!r}), exactly once")
         self.say(f"car-offers    -> {car_offers[0]['to'][0]} ({car_offers[0]['subject']!r}), exactly once")
+
+    def scanner(self) -> None:
+        self.chapter(f"{SCAN_TIME}  A mail gateway's scanner opens every link of {SCANNED}'s newsletter")
+        self.c.set_clock(SCAN_TIME)
+        (mail,) = self.mails("newsletter-demo", SCANNED)
+        links = sorted(set(re.findall(rf'href="({re.escape(self.c.base_url)}/r/[^"]+)"', mail["html"])))
+        before = self.c.profile(SCANNED)
+        heads = [self.c.request("HEAD", link, auth=False, headers={"User-Agent": SCANNER_UA}) for link in links]
+        gets = [self.c.click(link, user_agent=SCANNER_UA) for link in links]
+        check(all(r.status == 302 for r in heads + gets), "a scanner's request did not get its redirect")
+        self.say(
+            f"HEAD then GET on all {len(links)} links within a second (the hidden honeypot link too), "
+            f"with a browser's user agent -> {' '.join(str(r.status) for r in heads + gets)}"
+        )
+        self.settle()
+        after = self.c.profile(SCANNED)
+        check(after["interests"] == before["interests"], f"the scanner moved interests: {after['interests']}")
+        check(after["last_activity_at"] == before["last_activity_at"], "the scanner counted as activity")
+        check(self.mails("travel-offers", SCANNED) + self.mails("car-offers", SCANNED) == [], "a scanner got offers")
+        self.say(
+            f"settled: a HEAD, the honeypot and a burst of {len(links)} links in 10 s -> a machine's clicks, "
+            f"recorded apart; interests {after['interests']}, last activity {after['last_activity_at']} (unchanged)"
+        )
 
     def offers_reach_the_right_people(self) -> tuple[list[dict], list[dict]]:
         travel_offers, car_offers = self.mails("travel-offers"), self.mails("car-offers")
@@ -227,7 +262,7 @@ class Story:
         self.c.set_clock(BIRTHDAY_TIME)
         travel = self.facts["travel_link"]
         check(self.c.click(travel).status == 302, "Ada's fourth click failed")
-        self.drain()
+        self.settle()
         ada = self.c.profile(TRAVELLER)
         check(ada["interests"].get("travel") == 4, f"Ada's travel interest should be 4: {ada['interests']}")
         self.offers_reach_the_right_people()

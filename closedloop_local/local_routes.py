@@ -7,11 +7,13 @@ Errors answer {"code", "message"} like every other error of the runtime.
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import boto3
 
 from closedloop.clock import isoformat, parse_instant
+from closedloop.config import load_config
 
 from . import outbox, outbox_page, ses_events
 from .aws import REGION
@@ -65,14 +67,29 @@ class _LocalRoutes:
         return Reply.json(200, {"urls": urls(self._runtime), "now": now, "outbox_messages": outbox.count()})
 
     def get_clock(self, request: Request) -> Reply:
-        return Reply.json(200, {"now": isoformat(self._runtime.clock.now())})
+        return Reply.json(200, self._clock())
 
     def set_clock(self, request: Request) -> Reply:
+        """{"now": "<instant>"} sets the clock; {"advance_seconds": n} moves it on."""
+        clock = self._runtime.clock
         try:
-            self._runtime.clock.set(parse_instant(str(request.json()["now"])))
-        except (KeyError, TypeError, ValueError) as error:
-            return Reply.error(400, "invalid_input", f'send {{"now": "<ISO 8601 with zone>"}}: {error}')
-        return Reply.json(200, {"now": isoformat(self._runtime.clock.now())})
+            body = request.json()
+            if "advance_seconds" in body:
+                seconds = float(body["advance_seconds"])
+                if not 0 <= seconds <= 10 * 365 * 86400:
+                    raise ValueError("advance_seconds must be between 0 and ten years")
+                clock.set(clock.now() + timedelta(seconds=seconds))
+            else:
+                clock.set(parse_instant(str(body["now"])))
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            message = f'send {{"now": "<ISO 8601 with zone>"}} or {{"advance_seconds": <number>}}: {error}'
+            return Reply.error(400, "invalid_input", message)
+        return Reply.json(200, self._clock())
+
+    def _clock(self) -> dict:
+        # The click settle window, so a client knows how far to move the clock for clicks to count.
+        settle = load_config(self._runtime.content_dir).bots.settle_seconds
+        return {"now": isoformat(self._runtime.clock.now()), "click_settle_seconds": settle}
 
     def drain(self, request: Request) -> Reply:
         pump = self._runtime.pump
@@ -89,7 +106,13 @@ class _LocalRoutes:
             )
         return Reply.json(
             200,
-            {"processed": processed, "failed": pump.failures - failures_before, "dead_letters": pump.dead_letters()},
+            {
+                "processed": processed,
+                "failed": pump.failures - failures_before,
+                "dead_letters": pump.dead_letters(),
+                # Delayed beyond the runtime clock's now (a click's settle step, a throttled send): move the clock.
+                "scheduled": pump.scheduled(),
+            },
         )
 
     def run_schedule(self, request: Request, name: str) -> Reply:

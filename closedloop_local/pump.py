@@ -13,7 +13,9 @@ when its queue's redrive policy moves it to the DLQ) and for each batch it parke
 `/_local/dead-letters` can say why a message is there.
 
 Termination of `drain`: every failure ends in a DLQ after a bounded number of receives (or stream retries), DLQs
-are never delivered, and a deadline bounds handlers that keep creating work (or messages delayed past it).
+are never delivered, and a deadline bounds handlers that keep creating work. Messages delayed beyond the runtime
+clock's now (closedloop_local.sqs_clock) are not work yet: `drain` leaves them and reports them as scheduled; moving
+the clock past them makes them work for the next drain.
 """
 
 from __future__ import annotations
@@ -196,7 +198,8 @@ class Pump:
             return sum(self._deliver(source) for source in self.sources)
 
     def drain(self, timeout_s: float = 30.0) -> int:
-        """Deliver until no queue has visible, in-flight or delayed messages; the number of deliveries."""
+        """Deliver until no queue has visible or in-flight messages (delays still running on the runtime clock are
+        not work yet); the number of deliveries."""
         deadline = time.monotonic() + timeout_s
         processed = 0
         with self._lock:
@@ -213,30 +216,39 @@ class Pump:
                 time.sleep(IDLE_SLEEP_S)
 
     def pending(self) -> dict[str, dict[str, int]]:
-        """Sources that still hold work, with their visible / in-flight / delayed counts."""
+        """Sources that still hold work, with their visible and in-flight counts."""
         left = {}
         for source in self.sources:
             if isinstance(source, StreamSource):
                 self._fill(source)
                 if source.buffer:
-                    left[source.name] = {"visible": len(source.buffer), "in_flight": 0, "delayed": 0}
+                    left[source.name] = {"visible": len(source.buffer), "in_flight": 0}
                 continue
-            attributes = self._sqs.get_queue_attributes(
-                QueueUrl=source.queue.url,
-                AttributeNames=[
-                    "ApproximateNumberOfMessages",
-                    "ApproximateNumberOfMessagesNotVisible",
-                    "ApproximateNumberOfMessagesDelayed",
-                ],
-            )["Attributes"]
-            counts = {
-                "visible": int(attributes["ApproximateNumberOfMessages"]),
-                "in_flight": int(attributes["ApproximateNumberOfMessagesNotVisible"]),
-                "delayed": int(attributes["ApproximateNumberOfMessagesDelayed"]),
-            }
+            counts = self._counts(source)
+            counts.pop("delayed")
             if any(counts.values()):
                 left[source.name] = counts
         return left
+
+    def scheduled(self) -> dict[str, int]:
+        """Messages each queue holds until the runtime clock passes their delay (only non-empty queues)."""
+        sources = [source for source in self.sources if not isinstance(source, StreamSource)]
+        return {source.name: n for source in sources if (n := self._counts(source)["delayed"])}
+
+    def _counts(self, source: Source) -> dict[str, int]:
+        attributes = self._sqs.get_queue_attributes(
+            QueueUrl=source.queue.url,
+            AttributeNames=[
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed",
+            ],
+        )["Attributes"]
+        return {
+            "visible": int(attributes["ApproximateNumberOfMessages"]),
+            "in_flight": int(attributes["ApproximateNumberOfMessagesNotVisible"]),
+            "delayed": int(attributes["ApproximateNumberOfMessagesDelayed"]),
+        }
 
     def dead_letters(self) -> dict[str, int]:
         """Messages parked in each source's DLQ (only non-empty ones)."""

@@ -22,7 +22,7 @@ import boto3
 
 from closedloop.clock import ShiftedClock
 
-from . import aws, lambdas, local_routes, moto_speedups, outbox
+from . import aws, lambdas, local_routes, moto_speedups, outbox, sqs_clock
 from .gateway import Gateway
 from .pump import Pump, sources_from
 from .scheduler import Scheduler
@@ -108,7 +108,12 @@ class Runtime:
         self.pump: Pump | None = None
         self.scheduler: Scheduler | None = None
         self.resources: aws.Resources | None = None
-        self._undo_speedups: Callable[[], None] | None = None
+        self._undo: list[Callable[[], None]] = []  # what start patched into moto, to take out again
+
+    @property
+    def content_dir(self) -> Path:
+        """The folder holding the templates/ and config/ the functions read."""
+        return self._content_dir
 
     # --- lifecycle ----------------------------------------------------------------------------------------------
 
@@ -128,7 +133,7 @@ class Runtime:
             clock=self.clock, invoker=self.invoker, host=self._host, port=self._port, log_requests=self._log_requests
         )
         outbox.capture_tags()
-        self._undo_speedups = moto_speedups.install()
+        self._undo += [moto_speedups.install(), sqs_clock.follow(self.clock)]
         self._moto, endpoint = aws.start_moto("127.0.0.1", remember_dispatch=True)
         self._moto_endpoint = endpoint
         # One moto per process: its backends are module globals, so start from a clean slate.
@@ -172,9 +177,8 @@ class Runtime:
             _reset_moto(self._moto_endpoint)
             self._moto.stop()
             self._moto = None
-        if self._undo_speedups is not None:
-            self._undo_speedups()
-            self._undo_speedups = None
+        while self._undo:
+            self._undo.pop()()
         try:
             _reset_domain()
         finally:

@@ -28,9 +28,15 @@ class Family:
         return f"{self.prefix}_{outcome}"
 
 
-# What closedloop.tracking.record_or_defer returns for a click or an open. "lost": neither recorded nor queued.
+# What closedloop.tracking.record_or_defer returns for an open. "lost": neither recorded nor queued.
 TRACKING_OUTCOMES = ("recorded", "duplicate", "no_profile", "deferred", "lost")
-CLICKS = Family(prefix="Clicks", outcomes=TRACKING_OUTCOMES)  # functions/click
+# A click: queued or lost (functions/click); then, in functions/reactions, a bot's (by reason, at the door or when
+# it settles) or a person's; a redelivered settle step is settled_before.
+BOT_REASONS = ("head", "honeypot", "user_agent", "sweep", "burst")
+CLICKS = Family(
+    prefix="Clicks",
+    outcomes=("queued", "lost", "human", "settled_before", "no_profile", *(f"bot_{r}" for r in BOT_REASONS)),
+)
 OPENS = Family(prefix="Opens", outcomes=TRACKING_OUTCOMES)  # functions/open
 # The values of closedloop.sending.Outcome (functions/sender); tests/infra keeps the two in step.
 SENDS = Family(
@@ -66,7 +72,7 @@ BUSINESS_ALARMS = (
     BusinessAlarm(
         id="clicks-lost",
         metric=CLICKS.name("lost"),
-        description="Clicks were lost: neither recorded nor queued for retry (DynamoDB and SQS both failed). "
+        description="Clicks were lost: the reactions queue could not take them (SQS failed). "
         "The recipients were redirected, but their interests did not count. See the click function's log group.",
         notify_ok=True,
     ),
@@ -112,6 +118,10 @@ BUSINESS_GRAPHS = (
     BusinessGraph(title="Mail possibly sent (each needs a look)", metrics=(SENDS.name("possibly_sent"),)),
     BusinessGraph(title="Mail throttled by SES (deferred)", metrics=(SENDS.name("deferred_throttled"),)),
     # Half width: the two wrap onto a row of their own.
-    BusinessGraph(title="Clicks recorded / lost", metrics=(CLICKS.name("recorded"), CLICKS.name("lost")), width=12),
+    BusinessGraph(
+        title="Clicks: people, machines (by reason), lost",
+        metrics=(CLICKS.name("human"), *(CLICKS.name(f"bot_{r}") for r in BOT_REASONS), CLICKS.name("lost")),
+        width=12,
+    ),
     BusinessGraph(title="Opens recorded / lost", metrics=(OPENS.name("recorded"), OPENS.name("lost")), width=12),
 )

@@ -69,8 +69,10 @@ class Queue:
 
 
 SEND_QUEUE = Queue(id="send", env="SEND_QUEUE_URL", max_receive_count=5)
-ACTIVITY_QUEUE = Queue(id="activity-retry", env="ACTIVITY_QUEUE_URL", max_receive_count=8)
-QUEUES = (SEND_QUEUE, ACTIVITY_QUEUE)
+# Clicks on their way to being stored and, after the settle window (a delayed message), decided; opens whose
+# recording failed.
+REACTIONS_QUEUE = Queue(id="reactions", env="REACTIONS_QUEUE_URL", max_receive_count=8)
+QUEUES = (SEND_QUEUE, REACTIONS_QUEUE)
 
 BUS_ENV = "EVENT_BUS_NAME"
 EVENT_SOURCE = "closedloop"
@@ -210,15 +212,13 @@ class Function:
 CLICK = Function(
     name="click",
     folder="click",
-    description="Public redirect for tracked links; records the click and applies the link's actions.",
-    routes=(Route(TRACKING_API, "GET", "/r/{token}"),),
-    # Link sets; and the profile's existence check in the recording transaction (dynamodb:ConditionCheckItem
-    # comes with read grants).
-    reads=(LEDGER, PROFILES),
-    writes=(PROFILES, ACTIVITY),  # one transaction: the click and its effect on the profile
-    sends_to=(ACTIVITY_QUEUE,),
+    description="Public redirect for tracked links; hands the click to the reactions queue, which decides it.",
+    # HEAD too: scanners probe links with it, and they get their redirect (a HEAD is never a person's click).
+    routes=(Route(TRACKING_API, "GET", "/r/{token}"), Route(TRACKING_API, "HEAD", "/r/{token}")),
+    reads=(LEDGER,),  # link sets
+    sends_to=(REACTIONS_QUEUE,),  # its one AWS call: the click, to be stored and settled
     secrets=(TRACKING_KEYS,),
-    uses_content=True,  # config: activity retention and the we-miss-you period the click resets
+    uses_content=True,  # config: the user agents of scanners
     memory_mb=512,
     timeout_s=5,
 )
@@ -226,10 +226,10 @@ OPEN = Function(
     name="open",
     folder="open",
     description="Public open pixel; records the open.",
-    routes=(Route(TRACKING_API, "GET", "/o/{token}"),),
+    routes=(Route(TRACKING_API, "GET", "/o/{token}"), Route(TRACKING_API, "HEAD", "/o/{token}")),
     reads=(PROFILES,),  # the open is stored in one transaction with a check that its profile exists
     writes=(ACTIVITY,),
-    sends_to=(ACTIVITY_QUEUE,),
+    sends_to=(REACTIONS_QUEUE,),
     secrets=(TRACKING_KEYS,),
     uses_content=True,  # config: activity retention (tracking.record_or_defer reads services.config())
     timeout_s=5,
@@ -285,14 +285,17 @@ SENDER = Function(
     memory_mb=512,
     timeout_s=30,
 )
-ACTIVITY_RETRY = Function(
-    name="activity-retry",
-    folder="activity_retry",
-    description="Records clicks and opens whose synchronous recording failed.",
-    queue_trigger=QueueTrigger(ACTIVITY_QUEUE, batch_size=10, max_concurrency=2),
-    reads=(PROFILES,),  # the profile's existence check in the recording transaction
+REACTIONS = Function(
+    name="reactions",
+    folder="reactions",
+    description="Stores clicks, settles them after the settle window (a person's moves the profile, a bot's "
+    "nothing), and records opens whose synchronous recording failed.",
+    queue_trigger=QueueTrigger(REACTIONS_QUEUE, batch_size=10, max_concurrency=5),
+    # The clicks of a message (bot scoring); the profile's existence check in the recording transaction.
+    reads=(PROFILES, ACTIVITY),
     writes=(PROFILES, ACTIVITY),
-    uses_content=True,  # config, as click and open
+    sends_to=(REACTIONS_QUEUE,),  # a stored click comes back to itself after the settle window
+    uses_content=True,  # config: the bot rules and the settle window; activity retention
     timeout_s=30,
 )
 THRESHOLD_CROSSINGS = Function(
@@ -365,7 +368,7 @@ FUNCTIONS = (
     UNSUBSCRIBE,
     ADMIN,
     SENDER,
-    ACTIVITY_RETRY,
+    REACTIONS,
     THRESHOLD_CROSSINGS,
     THRESHOLD_FOLLOW_UP,
     FEEDBACK,

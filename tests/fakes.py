@@ -13,7 +13,7 @@ from datetime import datetime
 from closedloop.clock import isoformat
 from closedloop.errors import ConcurrentUpdate, EmailTaken, ProfileNotFound, ProviderThrottled
 from closedloop.mail import OutgoingMail
-from closedloop.ports import Activity, DueEntry, Link, MessageStatus
+from closedloop.ports import Activity, ClickRecord, DueEntry, Link, MessageStatus
 from closedloop.profiles import Profile, ProfileChange
 
 
@@ -23,6 +23,7 @@ class FakeProfiles:
     def __init__(self) -> None:
         self.items: dict[str, dict] = {}
         self.activities: set[str] = set()
+        self.clicks: dict[tuple[str, str], dict] = {}  # (profile id, activity key) -> stored click
         self.claims: dict[str, str] = {}  # normalised address -> profile id
 
     def get(self, profile_id: str, consistent: bool = False) -> Profile | None:
@@ -88,13 +89,46 @@ class FakeProfiles:
         return dict(self.items[profile_id]["interests"])
 
     def record_activity(self, activity: Activity, idle_due: str | None, expires_at: int) -> bool:
-        key = f"{activity.profile_id}|{activity.kind}#{activity.activity_id}"
+        key = f"{activity.profile_id}|{activity.key}"
         if key in self.activities:
             return False
-        item = self.items.get(activity.profile_id)
-        if item is None:
+        if activity.profile_id not in self.items:
             raise ProfileNotFound(activity.profile_id)
         self.activities.add(key)
+        self._apply(activity, idle_due)
+        return True
+
+    def put_click(self, activity: Activity, expires_at: int) -> bool:
+        key = (activity.profile_id, activity.key)
+        if key in self.clicks:
+            return False
+        verdict = "bot" if activity.bot_reason else "pending"
+        self.clicks[key] = {"activity": activity, "verdict": verdict, "bot_reason": activity.bot_reason}
+        return True
+
+    def clicks_of(self, profile_id: str, message_id: str) -> list[ClickRecord]:
+        return [
+            ClickRecord(a.activity_id, a.occurred_at, a.details["link"], click["bot_reason"])
+            for (owner, _), click in self.clicks.items()
+            if owner == profile_id and (a := click["activity"]).details["message_id"] == message_id
+        ]
+
+    def settle_click(self, activity: Activity, bot_reason: str | None, idle_due: str | None) -> bool:
+        click = self.clicks.get((activity.profile_id, activity.key))
+        if click is None or click["verdict"] != "pending":
+            return False
+        if bot_reason is None and activity.profile_id not in self.items:
+            raise ProfileNotFound(activity.profile_id)
+        click.update(verdict="bot" if bot_reason else "human", bot_reason=bot_reason)
+        if bot_reason is None:
+            self._apply(activity, idle_due)
+        return True
+
+    def verdict(self, profile_id: str, activity: Activity) -> str:
+        return self.clicks[(profile_id, activity.key)]["verdict"]
+
+    def _apply(self, activity: Activity, idle_due: str | None) -> None:
+        item = self.items[activity.profile_id]
         for name, amount in activity.increments.items():
             item["interests"][name] = item["interests"].get(name, 0) + amount
         occurred = isoformat(activity.occurred_at)
@@ -103,7 +137,6 @@ class FakeProfiles:
             item["last_activity_at"] = occurred
             if item["status"] == "subscribed":
                 item["idle"] = idle_due
-        return True
 
     @staticmethod
     def _aggregate(item: dict, aggregates, occurred: str) -> None:
@@ -264,15 +297,19 @@ class FakeSendQueue:
         return [request for request, _ in self.items]
 
 
-class FakeActivityQueue:
+class FakeReactionQueue:
     def __init__(self, broken: bool = False) -> None:
-        self.items: list[Activity] = []
+        self.messages: list[tuple[str, Activity, int]] = []  # (step, activity, delay)
         self.broken = broken
 
-    def enqueue(self, activity: Activity) -> None:
+    def enqueue(self, activity: Activity, step: str = "record", delay_seconds: int = 0) -> None:
         if self.broken:
             raise ConnectionError("SQS unreachable")
-        self.items.append(activity)
+        self.messages.append((step, activity, delay_seconds))
+
+    @property
+    def items(self) -> list[Activity]:
+        return [activity for _, activity, _ in self.messages]
 
 
 class FlakyProfiles(FakeProfiles):

@@ -65,7 +65,7 @@ def clicks(client: LocalClient, newsletter: dict) -> dict:
     before = {p: client.profile(p) for p in ("p-travel", "p-cars")}
     responses = [client.click(travel) for _ in range(3)] + [client.click(cars) for _ in range(3)]
     tampered = client.click(tamper(travel))
-    drained = client.drain()
+    drained = client.settle()
     return {
         "travel_link": travel,
         "before": before,
@@ -81,7 +81,7 @@ def clicks(client: LocalClient, newsletter: dict) -> dict:
 def birthdays(client: LocalClient, clicks: dict) -> dict:
     client.set_clock(BIRTHDAY_TIME)
     late_click = client.click(clicks["travel_link"])  # Ada is still interested: activity on day 5
-    client.drain()
+    client.settle()
     first = client.run_schedule("birthday")
     client.drain()
     after_first = client.outbox()

@@ -24,7 +24,7 @@ def burst(client: LocalClient) -> dict:
     client.set_clock("2026-03-02T09:00:00Z")
     with ThreadPoolExecutor(max_workers=CLICKS) as pool:
         responses = list(pool.map(lambda _: client.click(link), range(CLICKS)))
-    drained = client.drain()
+    drained = client.settle()
     return {
         "responses": responses,
         "drain": drained,

@@ -62,7 +62,7 @@ def test_the_console_script_runs_the_loop_from_any_directory(console: dict):
     client.drain()
     (newsletter,) = client.outbox(to="ada@example.net")
     click = client.click(link_containing(newsletter["html"], "Australia", base_url=console["url"]))
-    client.drain()
+    client.settle()
 
     assert click.status == 302
     assert click.location.startswith("https://")

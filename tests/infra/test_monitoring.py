@@ -151,7 +151,15 @@ def test_the_dashboard_shows_the_business_next_to_the_technical_graphs(resources
     assert graphs["Mail failed, by reason"] == ["Send_failed_render", "Send_failed_rejected"]
     assert graphs["Mail possibly sent (each needs a look)"] == ["Send_possibly_sent"]
     assert graphs["Mail throttled by SES (deferred)"] == ["Send_deferred_throttled"]
-    assert graphs["Clicks recorded / lost"] == ["Clicks_recorded", "Clicks_lost"]
+    assert graphs["Clicks: people, machines (by reason), lost"] == [
+        "Clicks_human",
+        "Clicks_bot_head",
+        "Clicks_bot_honeypot",
+        "Clicks_bot_user_agent",
+        "Clicks_bot_sweep",
+        "Clicks_bot_burst",
+        "Clicks_lost",
+    ]
     assert graphs["Opens recorded / lost"] == ["Opens_recorded", "Opens_lost"]
     titles = {w["properties"].get("title") for w in _dashboard_body(resources)["widgets"]}
     assert {"closedloop alarms", "Invocations", "Duration p95"} <= titles

@@ -102,14 +102,14 @@ def test_only_content_users_get_the_content_layer(synthesized, resources, spec):
 
 
 def test_exactly_the_functions_that_read_templates_or_config_use_content():
-    # open reads config too (tracking.record_or_defer gets services.config()); threshold-follow-up's event carries
+    # click and open read config too (the bot rules); threshold-follow-up's event carries
     # the template name and unsubscribe's pages are built in code.
     assert {f.name for f in wiring.FUNCTIONS if f.uses_content} == {
         "click",
         "open",
         "admin-api",
         "sender",
-        "activity-retry",
+        "reactions",
         "threshold-crossings",
         "birthday",
         "we-miss-you",
@@ -153,7 +153,7 @@ def test_each_function_can_touch_exactly_the_tables_it_declares(synthesized, res
 
 # Functions that record activity (closedloop.tracking.record): their transaction may carry a ConditionCheck on the
 # profile, which IAM authorises as dynamodb:ConditionCheckItem (part of read grants, not of write grants).
-RECORDERS = (wiring.CLICK, wiring.OPEN, wiring.ACTIVITY_RETRY, wiring.ADMIN)
+RECORDERS = (wiring.OPEN, wiring.REACTIONS, wiring.ADMIN)
 
 
 @pytest.mark.parametrize("spec", RECORDERS, ids=lambda f: f.name)

@@ -18,7 +18,8 @@ import pytest
 
 from closedloop import services
 from closedloop.clock import FixedClock
-from closedloop_local import aws, lambdas, outbox
+from closedloop_local import aws, lambdas, outbox, sqs_clock
+from closedloop_local.client import BROWSER_UA
 from closedloop_local.streams import StreamReader
 from infra import wiring
 
@@ -39,10 +40,20 @@ def moto_endpoint():
     os.environ["POWERTOOLS_TRACE_DISABLED"] = "true"
     os.environ["POWERTOOLS_METRICS_NAMESPACE"] = "closedloop"
     outbox.capture_tags()
+    # SQS delays follow the test's clock, as they follow the local runtime's (a click's settle step).
+    undo = sqs_clock.follow(_ServicesClock())
     yield resources
+    undo()
     server.stop()
     os.environ.clear()
     os.environ.update(saved)
+
+
+class _ServicesClock:
+    """Whatever clock the domain is using at the moment (each test installs its own)."""
+
+    def now(self) -> datetime:
+        return services.clock().now()
 
 
 @pytest.fixture(scope="session")
@@ -164,10 +175,15 @@ def _params(template: str, path: str) -> dict:
     return dict(zip(names, values, strict=True))
 
 
-def tracking(function: wiring.Function, method: str, token: str, form: str | None = None) -> dict:
+def tracking(
+    function: wiring.Function, method: str, token: str, form: str | None = None, user_agent: str = BROWSER_UA
+) -> dict:
+    """A request on a public route, from a browser unless told otherwise."""
     route = next(r.path for r in function.routes if r.method == method)
     path = route.replace("{token}", token)
-    headers = {"content-type": "application/x-www-form-urlencoded"} if form is not None else None
+    headers = {"user-agent": user_agent}
+    if form is not None:
+        headers["content-type"] = "application/x-www-form-urlencoded"
     return invoke(
         function, http_event(method, path, route=route, params={"token": token}, headers=headers, raw_body=form)
     )
@@ -238,6 +254,19 @@ def deliver_profile_changes(reader: StreamReader) -> dict:
     """Hand the profiles stream's new records to the thresholds function, as its event source mapping would."""
     records = reader.poll()
     return invoke(wiring.THRESHOLD_CROSSINGS, {"Records": records}) if records else {"batchItemFailures": []}
+
+
+def deliver_clicks(resources, clock: FixedClock) -> list[dict]:
+    """What the reactions queue does with the clicks in it: store them, then, once the clock has moved past the
+    settle window, settle them. The reactions function's answers, one per delivery."""
+    answers = []
+    settle = services.config().bots.settle_seconds
+    for advance in (0, settle + 1):
+        clock.advance(seconds=advance)
+        records = queue_messages(wiring.REACTIONS_QUEUE, resources)
+        if records:
+            answers.append(invoke(wiring.REACTIONS, {"Records": records}))
+    return answers
 
 
 def drain_sends(resources) -> dict:

@@ -7,11 +7,12 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-from closedloop.adapters.activity import DynamoActivityLog
+from closedloop.adapters.aws import SqsReactionQueue
 from closedloop.adapters.dynamo import DynamoLedger
 from infra import wiring
 from tests.integration.conftest import (
     admin,
+    deliver_clicks,
     drain_sends,
     invoke,
     mails_to,
@@ -41,6 +42,8 @@ def test_a_click_redirects_to_the_target_and_counts_the_interest(resources, prof
     links = newsletter_links(resources, profile_id)
     response = tracking(wiring.CLICK, "GET", links["travel"])
     assert (response["statusCode"], response["headers"]["Location"]) == (302, "https://travel.example.com/australia")
+    assert admin("GET", f"/v1/profiles/{profile_id}")[1]["interests"] == {}  # nothing moves before it settles
+    deliver_clicks(resources, clock)
     profile = admin("GET", f"/v1/profiles/{profile_id}")[1]
     assert (profile["interests"], profile["last_activity_at"]) == ({"travel": 1}, "2026-03-01T12:00:00Z")
 
@@ -55,12 +58,12 @@ def test_a_click_redirects_to_the_target_and_counts_the_interest(resources, prof
         lambda t: "garbage",
     ],
 )
-def test_a_bad_token_gets_404_without_location_and_records_nothing(resources, profile_id, mangle):
+def test_a_bad_token_gets_404_without_location_and_records_nothing(resources, profile_id, mangle, clock):
     put_profile(profile_id)
     links = newsletter_links(resources, profile_id)
     response = tracking(wiring.CLICK, "GET", mangle(links["cars"]))
     assert response["statusCode"] == 404 and "Location" not in response["headers"]
-    assert admin("GET", f"/v1/profiles/{profile_id}")[1]["interests"] == {}
+    assert deliver_clicks(resources, clock) == []
 
 
 def test_three_clicks_cross_the_threshold_and_the_follow_up_is_sent_once(resources, profile_id, clock, profile_stream):
@@ -69,6 +72,7 @@ def test_three_clicks_cross_the_threshold_and_the_follow_up_is_sent_once(resourc
     for _ in range(4):
         tracking(wiring.CLICK, "GET", links["cars"])
         clock.advance(minutes=1)
+    deliver_clicks(resources, clock)
     records = profile_stream.poll()
     assert invoke(wiring.THRESHOLD_CROSSINGS, {"Records": records}) == {"batchItemFailures": []}
     invoke(wiring.THRESHOLD_CROSSINGS, {"Records": records})  # a redelivered stream batch fires nothing more
@@ -78,21 +82,56 @@ def test_three_clicks_cross_the_threshold_and_the_follow_up_is_sent_once(resourc
     assert [m["subject"] for m in mails_to(profile_id)][1:] == ["Your test drive is waiting, Ada"]
 
 
-def test_a_click_whose_recording_fails_still_redirects_and_is_recorded_by_the_retry(resources, profile_id, monkeypatch):
+def test_a_click_the_queue_cannot_take_still_redirects(resources, profile_id, monkeypatch, clock):
     put_profile(profile_id)
     links = newsletter_links(resources, profile_id)
 
     def outage(*args, **kwargs):
-        raise ConnectionError("DynamoDB unreachable")
+        raise ConnectionError("SQS unreachable")
 
     with monkeypatch.context() as patch:
-        patch.setattr(DynamoActivityLog, "record_activity", outage)
+        patch.setattr(SqsReactionQueue, "enqueue", outage)
         response = tracking(wiring.CLICK, "GET", links["travel"])
     assert response["statusCode"] == 302
-    assert admin("GET", f"/v1/profiles/{profile_id}")[1]["interests"] == {}
-    records = queue_messages(wiring.ACTIVITY_QUEUE, resources)
-    assert invoke(wiring.ACTIVITY_RETRY, {"Records": records + records}) == {"batchItemFailures": []}
+    assert deliver_clicks(resources, clock) == []
+
+
+def test_every_step_of_a_click_redelivered_counts_it_once(resources, profile_id, clock):
+    put_profile(profile_id)
+    links = newsletter_links(resources, profile_id)
+    tracking(wiring.CLICK, "GET", links["travel"])
+    stored = queue_messages(wiring.REACTIONS_QUEUE, resources)
+    assert invoke(wiring.REACTIONS, {"Records": stored + stored}) == {"batchItemFailures": []}
+    clock.advance(seconds=31)
+    settles = queue_messages(wiring.REACTIONS_QUEUE, resources)
+    assert len(settles) == 2  # each delivery of the first step asks for the settle step
+    assert invoke(wiring.REACTIONS, {"Records": settles + settles}) == {"batchItemFailures": []}
     assert admin("GET", f"/v1/profiles/{profile_id}")[1]["interests"] == {"travel": 1}
+
+
+def test_a_scanner_sweeping_every_link_moves_nothing_and_the_person_later_counts(resources, profile_id, clock):
+    put_profile(profile_id)
+    links = newsletter_links(resources, profile_id)
+    # At delivery a gateway probes each link with HEAD, then opens them with a browser's user agent.
+    for link in links.values():
+        assert tracking(wiring.CLICK, "HEAD", link)["statusCode"] == 302
+    for link in links.values():
+        assert tracking(wiring.CLICK, "GET", link)["statusCode"] == 302
+    deliver_clicks(resources, clock)
+    profile = admin("GET", f"/v1/profiles/{profile_id}")[1]
+    assert (profile["interests"], profile["last_activity_at"]) == ({}, None)
+    clock.advance(minutes=20)
+    tracking(wiring.CLICK, "GET", links["travel"])
+    deliver_clicks(resources, clock)
+    assert admin("GET", f"/v1/profiles/{profile_id}")[1]["interests"] == {"travel": 1}
+
+
+def test_a_link_checker_by_its_user_agent_moves_nothing(resources, profile_id, clock):
+    put_profile(profile_id)
+    links = newsletter_links(resources, profile_id)
+    tracking(wiring.CLICK, "GET", links["cars"], user_agent="python-requests/2.32.3")
+    assert deliver_clicks(resources, clock) == [{"batchItemFailures": []}]  # stored as a bot's: nothing to settle
+    assert admin("GET", f"/v1/profiles/{profile_id}")[1]["interests"] == {}
 
 
 def test_a_sender_that_crashes_after_ses_accepted_does_not_send_again_on_redelivery(resources, profile_id, monkeypatch):
@@ -170,12 +209,13 @@ def test_we_miss_you_reaches_a_silent_profile_once(resources, profile_id, clock)
     assert "in 60 days" in mails_to(profile_id)[0]["text"]
 
 
-def test_concurrent_clicks_count_exactly_and_cross_the_threshold_once(resources, profile_id, profile_stream):
+def test_concurrent_clicks_count_exactly_and_cross_the_threshold_once(resources, profile_id, profile_stream, clock):
     put_profile(profile_id)
     links = newsletter_links(resources, profile_id)
     with ThreadPoolExecutor(max_workers=8) as pool:
         answers = list(pool.map(lambda _: tracking(wiring.CLICK, "GET", links["travel"])["statusCode"], range(24)))
     assert answers == [302] * 24
+    deliver_clicks(resources, clock)
     assert admin("GET", f"/v1/profiles/{profile_id}")[1]["interests"] == {"travel": 24}
     invoke(wiring.THRESHOLD_CROSSINGS, {"Records": profile_stream.poll()})
     assert [event["detail"]["rule_id"] for event in tap_events(resources)] == ["travel-offers"]

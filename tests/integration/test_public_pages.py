@@ -7,10 +7,18 @@ import boto3
 import pytest
 
 from closedloop import observability, services
-from closedloop.adapters.activity import DynamoActivityLog
+from closedloop.adapters.aws import SqsReactionQueue
 from closedloop.tokens import ClickToken, TokenSigner, TrackingKeys
 from infra import wiring
-from tests.integration.conftest import admin, drain_sends, mails_to, put_profile, tracked_links, tracking
+from tests.integration.conftest import (
+    admin,
+    deliver_clicks,
+    drain_sends,
+    mails_to,
+    put_profile,
+    tracked_links,
+    tracking,
+)
 
 
 def newsletter(resources, profile_id) -> dict:
@@ -46,7 +54,7 @@ def rotated_keys(resources):
 
 
 def test_a_link_signed_with_a_key_added_a_moment_ago_works_in_a_container_with_cached_keys(
-    resources, profile_id, rotated_keys
+    resources, profile_id, rotated_keys, clock
 ):
     mail = newsletter(resources, profile_id)
     old_token = tracked_links(mail)[0]
@@ -55,6 +63,7 @@ def test_a_link_signed_with_a_key_added_a_moment_ago_works_in_a_container_with_c
     _, message_id, _, link_set, link_no, _ = old_token.split(".")
     new_token = signer.click(ClickToken(message_id, profile_id, link_set, int(link_no)))
     assert tracking(wiring.CLICK, "GET", new_token)["statusCode"] == 302
+    deliver_clicks(resources, clock)
     assert admin("GET", f"/v1/profiles/{profile_id}")[1]["interests"] == {"travel": 2}
 
 
@@ -92,21 +101,21 @@ class Records(logging.Handler):
         self.records.append(record)
 
 
-def test_a_deferred_click_is_logged_with_its_cause_and_without_the_address(resources, profile_id, monkeypatch):
+def test_a_lost_click_is_logged_with_its_cause_and_without_the_address(resources, profile_id, monkeypatch):
     mail = newsletter(resources, profile_id)
 
     def outage(*args, **kwargs):
         raise ConnectionResetError("connection reset by peer")
 
-    monkeypatch.setattr(DynamoActivityLog, "record_activity", outage)
+    monkeypatch.setattr(SqsReactionQueue, "enqueue", outage)
     records = Records()
     logging.getLogger(observability.logger.name).addHandler(records)
     try:
         assert tracking(wiring.CLICK, "GET", tracked_links(mail)[0])["statusCode"] == 302
     finally:
         logging.getLogger(observability.logger.name).removeHandler(records)
-    (deferred,) = [r for r in records.records if getattr(r, "outcome", None) == "deferred"]
-    assert (deferred.levelname, deferred.cause, deferred.profile_id) == ("WARNING", "ConnectionResetError", profile_id)
+    (lost,) = [r for r in records.records if getattr(r, "outcome", None) == "lost"]
+    assert (lost.levelname, lost.cause, lost.profile_id) == ("ERROR", "ConnectionResetError", profile_id)
     assert not any("@" in str(r.__dict__) for r in records.records)
 
 

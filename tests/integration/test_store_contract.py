@@ -55,9 +55,11 @@ def due_ids(store, index):
     return [entry.profile_id for entry in store.due(index, LATER)]
 
 
-def click(profile_id, activity_id="c1", at=NOW, kind="click"):
+def click(profile_id, activity_id="c1", at=NOW, kind="click", message_id="m1", link=0, bot_reason=None):
     moves = kind != "open"
-    return Activity(kind, activity_id, profile_id, at, {"travel": 1} if kind == "click" else {}, {}, moves)
+    details = {"message_id": message_id, "link_set": "s", "link": link}
+    increments = {"travel": 1} if kind == "click" else {}
+    return Activity(kind, activity_id, profile_id, at, increments, details, moves, bot_reason=bot_reason)
 
 
 def test_a_created_profile_reads_back_with_version_one(stores, profile_id):
@@ -159,6 +161,53 @@ def test_activity_for_a_missing_profile_is_refused(stores):
     profiles, _, activity, _ = stores
     with pytest.raises(ProfileNotFound):
         activity.record_activity(click("p-nobody-at-all"), "2026-05-01T12:00:00Z", 0)
+
+
+def test_a_stored_click_moves_nothing_and_settles_once(stores, profile_id):
+    profiles, _, activity, _ = stores
+    profiles.save(change(profile_id), NOW, None)
+    pending = click(profile_id, "c1")
+    assert activity.put_click(pending, 0) is True
+    assert activity.put_click(pending, 0) is False
+    assert profiles.get(profile_id, consistent=True).interests == {}
+    assert activity.settle_click(pending, None, "2026-05-01T12:00:00Z") is True
+    assert activity.settle_click(pending, None, "2026-05-01T12:00:00Z") is False
+    stored = profiles.get(profile_id, consistent=True)
+    assert (stored.interests, stored.last_activity_at) == ({"travel": 1}, "2026-03-01T12:00:00Z")
+
+
+def test_a_bots_click_settles_without_moving_anything_and_a_door_verdict_never_settles(stores, profile_id):
+    profiles, _, activity, _ = stores
+    profiles.save(change(profile_id), NOW, None)
+    swept, scanner = click(profile_id, "c1"), click(profile_id, "c2", bot_reason="head")
+    activity.put_click(swept, 0)
+    activity.put_click(scanner, 0)
+    assert activity.settle_click(swept, "sweep", None) is True
+    assert activity.settle_click(swept, None, None) is False
+    assert activity.settle_click(scanner, None, None) is False  # stored as a bot's: nothing to settle
+    assert profiles.get(profile_id, consistent=True).interests == {}
+
+
+def test_the_clicks_of_a_message_are_read_with_their_links_instants_and_door_verdicts(stores, profile_id):
+    profiles, _, activity, _ = stores
+    profiles.save(change(profile_id), NOW, None)
+    activity.put_click(click(profile_id, "c1", link=2), 0)
+    activity.put_click(click(profile_id, "c2", at=NOW + timedelta(seconds=3), link=0, bot_reason="honeypot"), 0)
+    activity.put_click(click(profile_id, "c3", message_id="m2"), 0)
+    found = sorted(activity.clicks_of(profile_id, "m1"))
+    assert [(c.activity_id, c.occurred_at, c.link_no, c.bot_reason) for c in found] == [
+        ("c1", NOW, 2, None),
+        ("c2", NOW + timedelta(seconds=3), 0, "honeypot"),
+    ]
+    assert activity.clicks_of(profile_id, "m-none") == []
+
+
+def test_a_persons_click_for_a_missing_profile_is_refused_when_it_settles(stores):
+    _, _, activity, _ = stores
+    orphan = click("p-nobody-at-all")
+    activity.put_click(orphan, 0)
+    with pytest.raises(ProfileNotFound):
+        activity.settle_click(orphan, None, None)
 
 
 def test_a_due_entry_moves_only_if_it_is_still_the_one_seen(stores, profile_id):

@@ -18,5 +18,5 @@ def test_a_function_sees_its_own_resources_and_the_common_variables():
 
 def test_a_function_does_not_see_resources_it_is_not_wired_to():
     seen = own_environment(wiring.ADMIN, EVERYTHING)
-    assert "TRACKING_KEYS_SECRET" not in seen and "ACTIVITY_QUEUE_URL" not in seen
+    assert "TRACKING_KEYS_SECRET" not in seen and "REACTIONS_QUEUE_URL" not in seen
     assert {"API_KEY_SECRET", "EVENT_BUS_NAME"}.isdisjoint(own_environment(wiring.CLICK, EVERYTHING))

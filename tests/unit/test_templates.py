@@ -5,7 +5,7 @@ import pytest
 
 from closedloop.adapters.templates import JinjaRenderer, environment
 from closedloop.errors import HeaderInjection, TemplateError, TemplateNotFound
-from closedloop.links import increments_of
+from closedloop.links import increments_of, is_honeypot
 from closedloop.profiles import Profile
 from closedloop.sending import SendRequest
 from tests.unit.conftest import CONTENT
@@ -46,14 +46,26 @@ def test_every_template_renders_a_subject_html_and_text_with_tracked_links(rende
 
 def test_the_newsletter_links_carry_the_travel_and_cars_actions(renderer):
     _, links = render(renderer, "newsletter-demo")
-    assert [increments_of(link.actions) for link in links.links] == [{"travel": 1}, {"cars": 1}]
+    assert [increments_of(link.actions) for link in links.links] == [{"travel": 1}, {"cars": 1}, {}]
+    assert [is_honeypot(link.actions) for link in links.links] == [False, False, True]
+
+
+def test_every_mail_carries_a_honeypot_link_that_no_person_sees_reaches_or_hears(renderer):
+    mail, links = render(renderer, "newsletter-demo")
+    (honeypot,) = [n for n, link in enumerate(links.links) if is_honeypot(link.actions)]
+    anchors = re.findall(r"<a [^>]*>", mail.html)
+    (hidden,) = [a for a in anchors if 'aria-hidden="true"' in a]
+    assert 'tabindex="-1"' in hidden and "display:none" in hidden
+    assert links.links[honeypot].url == "https://example.com/"
+    # Only the HTML part carries it: a person reading the text part could follow a visible link.
+    assert len(re.findall(rf"{BASE}/r/\S+", mail.text)) == len(links.links) - 1
 
 
 def test_the_same_link_in_html_and_text_is_one_link(renderer, signer):
     mail, links = render(renderer, "newsletter-demo")
     html_urls = re.findall(rf"{BASE}/r/[^\"\s]+", mail.html)
     text_urls = re.findall(rf"{BASE}/r/\S+", mail.text)
-    assert set(html_urls) == set(text_urls) and len(links.links) == 2
+    assert set(text_urls) < set(html_urls) and len(set(html_urls)) == len(links.links) == 3  # + the honeypot
 
 
 def test_two_recipients_of_one_newsletter_share_one_link_set(renderer):
@@ -112,4 +124,4 @@ def test_text_from_a_profile_can_never_mint_a_tracking_link(renderer):
     # The marker is drawn anew for every render, so even text shaped like an old placeholder stays text.
     forged = Profile("p-m", "m@example.com", "subscribed", {"first_name": "Eve", "city": "\x00link0\x00"}, {})
     mail, _ = render(renderer, "birthday", forged, {"note": "\x00link1\x00"})
-    assert mail.html.count(f"{BASE}/r/") == 1  # the template's own link only
+    assert mail.html.count(f"{BASE}/r/") == 2  # the template's own link and the honeypot only

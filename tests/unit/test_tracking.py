@@ -4,13 +4,18 @@ from closedloop import events, tracking
 from closedloop.errors import InvalidInput, InvalidToken
 from closedloop.ports import Activity, Link
 from closedloop.tokens import ClickToken
-from tests.fakes import FakeActivityQueue, FakeLinkSets, FakeProfiles, FlakyProfiles
+from tests.fakes import FakeLinkSets, FakeProfiles, FakeReactionQueue, FlakyProfiles
 
 LINK_SET = "aaaaaaaaaaaaaaaaaaaa"
 
 
 def a_click(profile_id, now, counter="travel", activity_id="c1"):
-    return Activity("click", activity_id, profile_id, now, increments={counter: 1})
+    details = {"message_id": "m1", "link_set": LINK_SET, "link": 0}
+    return Activity("click", activity_id, profile_id, now, increments={counter: 1}, details=details)
+
+
+def an_open(profile_id, now):
+    return Activity("open", "m1", profile_id, now, details={"message_id": "m1"}, moves_last_activity=False)
 
 
 @pytest.fixture
@@ -53,29 +58,29 @@ def test_an_open_does_not_count_as_activity(profiles, config, now):
     assert profiles.get("p-ada").last_activity_at is None
 
 
-def test_a_click_whose_recording_fails_is_handed_to_the_retry_queue(config, now):
-    profiles, queue = FlakyProfiles(failures=1), FakeActivityQueue()
+def test_an_open_whose_recording_fails_is_handed_to_the_reactions_queue(config, now):
+    profiles, queue = FlakyProfiles(failures=1), FakeReactionQueue()
     profiles.add("p-ada")
-    click = a_click("p-ada", now)
-    recording = tracking.record_or_defer(click, profiles, config, queue)
-    assert (recording, queue.items) == (("deferred", "ConnectionError"), [click])
+    opened = an_open("p-ada", now)
+    recording = tracking.record_or_defer(opened, profiles, config, queue)
+    assert (recording, queue.messages) == (("deferred", "ConnectionError"), [("record", opened, 0)])
 
 
 def test_when_both_recording_and_the_queue_fail_the_outcome_says_lost_and_nothing_raises(config, now):
     profiles = FlakyProfiles(failures=1)
     profiles.add("p-ada")
-    recording = tracking.record_or_defer(a_click("p-ada", now), profiles, config, FakeActivityQueue(broken=True))
-    assert recording == ("lost", "ConnectionError; then the retry queue: ConnectionError")
+    recording = tracking.record_or_defer(an_open("p-ada", now), profiles, config, FakeReactionQueue(broken=True))
+    assert recording == ("lost", "ConnectionError; then the reactions queue: ConnectionError")
 
 
-def test_a_click_for_a_deleted_profile_records_nothing(config, now):
-    queue = FakeActivityQueue()
-    recording = tracking.record_or_defer(a_click("p-gone", now), FakeProfiles(), config, queue)
+def test_an_open_for_a_deleted_profile_records_nothing(config, now):
+    queue = FakeReactionQueue()
+    recording = tracking.record_or_defer(an_open("p-gone", now), FakeProfiles(), config, queue)
     assert (recording.outcome, queue.items) == ("no_profile", [])
 
 
 def test_an_activity_survives_the_trip_through_the_queue_unchanged(now):
-    click = Activity("click", "c1", "p-ada", now, {"travel": 1}, {"message_id": "m1"})
+    click = Activity("click", "c1", "p-ada", now, {"travel": 1}, {"message_id": "m1"}, bot_reason="head")
     assert Activity.from_dict(click.to_dict()) == click
 
 

@@ -48,12 +48,58 @@ class MailConfig(NamedTuple):
     postal_address: str = ""
 
 
+# User agents of link scanners and HTTP libraries (matched case-insensitively as parts of the header). Mail
+# security gateways that announce themselves, and the tools scripts use; browsers never send these.
+SCANNER_AGENTS = (
+    "barracuda",
+    "mimecast",
+    "proofpoint",
+    "trendmicro",
+    "symantec",
+    "forcepoint",
+    "urlscan",
+    "linkcheck",
+    "python-requests",
+    "python-urllib",
+    "python-httpx",
+    "aiohttp",
+    "curl/",
+    "wget/",
+    "go-http-client",
+    "okhttp",
+    "java/",
+    "apache-httpclient",
+    "libwww-perl",
+    "node-fetch",
+    "axios/",
+    "headlesschrome",
+    "bot/",
+    "spider",
+    "crawler",
+)
+
+
+class BotsConfig(NamedTuple):
+    """When a click or open is a machine's (README "Bot-proof clicks"): recorded apart, it moves nothing."""
+
+    # A user agent containing one of these (case-insensitive) is a scanner's or a library's; an empty one too.
+    user_agents: tuple[str, ...] = SCANNER_AGENTS
+    # This many distinct links of one message hit within burst_seconds is a scanner sweeping the mail.
+    burst_links: int = 3
+    burst_seconds: int = 10
+    # A click's effects wait this long, so the whole burst it may belong to is seen before anything moves.
+    settle_seconds: int = 30
+    # Where the hidden honeypot link of every mail leads (only machines follow it).
+    honeypot_url: str = "https://example.com/"
+
+
 class Config(NamedTuple):
     thresholds: tuple[ThresholdRule, ...]
     birthday: BirthdayConfig
     we_miss_you: WeMissYouConfig
     tracking: TrackingConfig = TrackingConfig()
     mail: MailConfig = MailConfig()
+    bots: BotsConfig = BotsConfig()
 
     @property
     def activity_retention_days(self) -> int:
@@ -72,12 +118,17 @@ def _section(data: dict, shape: type[NamedTuple], where: str) -> Any:
     if not isinstance(data, dict):
         raise ConfigError(f"{CONFIG_FILE}: {where} must be a table")
     fields = typing.get_type_hints(shape)
+    data = dict(data)
     for key, value in data.items():
         if key not in fields:
             known = ", ".join(fields)
             raise ConfigError(f'{CONFIG_FILE}: unknown key "{key}" in {where} (known: {known})')
         expected = fields[key]
-        if not isinstance(value, expected) or isinstance(value, bool):
+        if typing.get_origin(expected) is tuple:  # a list of text in TOML
+            if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+                raise ConfigError(f'{CONFIG_FILE}: "{key}" in {where} must be a list of text')
+            data[key] = tuple(value)
+        elif not isinstance(value, expected) or isinstance(value, bool):
             kind = "a whole number" if expected is int else "text"
             raise ConfigError(f'{CONFIG_FILE}: "{key}" in {where} must be {kind}')
     try:
@@ -88,7 +139,7 @@ def _section(data: dict, shape: type[NamedTuple], where: str) -> Any:
         raise ConfigError(f"{CONFIG_FILE}: {sentence}") from error
 
 
-SECTIONS = {"thresholds", "birthday", "we_miss_you", "tracking", "mail"}
+SECTIONS = {"thresholds", "birthday", "we_miss_you", "tracking", "mail", "bots"}
 
 
 def parse_config(data: dict) -> Config:
@@ -106,6 +157,7 @@ def parse_config(data: dict) -> Config:
         we_miss_you=_section(data.get("we_miss_you", {}), WeMissYouConfig, "[we_miss_you]"),
         tracking=_section(data.get("tracking", {}), TrackingConfig, "[tracking]"),
         mail=_section(data.get("mail", {}), MailConfig, "[mail]"),
+        bots=_section(data.get("bots", {}), BotsConfig, "[bots]"),
     )
     _check_values(config)
     return config
@@ -130,6 +182,19 @@ def _check_values(config: Config) -> None:
         raise ConfigError(f"{CONFIG_FILE}: tracking activity_retention_days must be >= 1")
     if any(len(line) > 200 for line in config.mail.postal_address.splitlines()):
         raise ConfigError(f"{CONFIG_FILE}: mail postal_address lines must be at most 200 characters")
+    _check_bots(config.bots)
+
+
+def _check_bots(bots: BotsConfig) -> None:
+    if bots.burst_links < 2 or bots.burst_seconds < 1:
+        raise ConfigError(f"{CONFIG_FILE}: bots burst_links must be >= 2 and burst_seconds >= 1")
+    # The settle window must see the whole burst a click may open, and SQS delays a message 15 minutes at most.
+    if not bots.burst_seconds < bots.settle_seconds <= 900:
+        raise ConfigError(f"{CONFIG_FILE}: bots settle_seconds must be more than burst_seconds and at most 900")
+    if any(not agent.strip() or agent != agent.lower() for agent in bots.user_agents):
+        raise ConfigError(f"{CONFIG_FILE}: bots user_agents must be non-empty lower-case text")
+    if not re.match(r"^https?://[^\s/]+", bots.honeypot_url):
+        raise ConfigError(f"{CONFIG_FILE}: bots honeypot_url must be an absolute http(s) URL")
 
 
 @lru_cache(maxsize=4)

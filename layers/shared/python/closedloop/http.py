@@ -55,6 +55,11 @@ def method(event: dict) -> str:
     return event["requestContext"]["http"]["method"]
 
 
+def header(event: dict, name: str) -> str | None:
+    """A request header (API Gateway v2 lower-cases their names)."""
+    return (event.get("headers") or {}).get(name)
+
+
 def form_field(event: dict, name: str) -> str:
     """One field of a form-encoded body ('' if absent, unreadable or too large)."""
     body = event.get("body") or ""

@@ -26,8 +26,15 @@ def _interest(value: object) -> dict[str, int]:
     return {name: 1 for name in names}
 
 
+def _honeypot(value: object) -> dict[str, int]:
+    """honeypot=True: the hidden link only machines follow (README "Bot-proof clicks"); it counts nothing."""
+    if value is not True:
+        raise TemplateError("honeypot= takes True")
+    return {}
+
+
 # action name -> function from the template's argument to counter increments
-LINK_ACTIONS = {"interest": _interest}
+LINK_ACTIONS = {"interest": _interest, "honeypot": _honeypot}
 
 
 def validate_actions(actions: dict) -> dict:
@@ -46,6 +53,10 @@ def increments_of(actions: dict) -> dict[str, int]:
         for counter, amount in LINK_ACTIONS[name](value).items():
             increments[counter] = increments.get(counter, 0) + amount
     return increments
+
+
+def is_honeypot(actions: dict) -> bool:
+    return actions.get("honeypot") is True
 
 
 def validate_target(url: object) -> str:

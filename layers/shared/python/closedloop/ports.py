@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
-from closedloop.values import Activity, DueEntry, Link, MessageStatus
+from closedloop.values import Activity, ClickRecord, DueEntry, Link, MessageStatus
 
 if TYPE_CHECKING:
     from closedloop.mail import OutgoingMail
@@ -50,6 +50,17 @@ class ActivityLog(Protocol):
         Counters always move; `last_activity_at` only forward; the idle entry moves to `idle_due` only while the
         profile is subscribed. Raises ProfileNotFound when the profile does not exist.
         """
+
+    def put_click(self, activity: Activity, expires_at: int) -> bool:
+        """Store a click, pending (or a bot's, when `bot_reason` is set), moving nothing; False if stored before."""
+
+    def clicks_of(self, profile_id: str, message_id: str) -> list[ClickRecord]:
+        """Every stored click of one message by one profile, strongly consistent."""
+
+    def settle_click(self, activity: Activity, bot_reason: str | None, idle_due: str | None) -> bool:
+        """Settle a pending click: a bot's moves nothing; a person's is applied to the profile as `record_activity`
+        applies an activity, atomically with its verdict. False if it was settled before (or never stored).
+        Raises ProfileNotFound when a person's click finds no profile."""
 
 
 class LinkSets(Protocol):
@@ -124,5 +135,7 @@ class SendQueue(Protocol):
     def enqueue(self, requests: list[SendRequest], delay_seconds: int = 0) -> None: ...
 
 
-class ActivityQueue(Protocol):
-    def enqueue(self, activity: Activity) -> None: ...
+class ReactionQueue(Protocol):
+    """The reactions queue: clicks to store (step "record") and to settle later; opens whose recording failed."""
+
+    def enqueue(self, activity: Activity, step: str = "record", delay_seconds: int = 0) -> None: ...

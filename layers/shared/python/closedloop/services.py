@@ -96,10 +96,10 @@ def send_queue():
 
 
 @lru_cache(maxsize=1)
-def activity_queue():
-    from closedloop.adapters.aws import SqsActivityQueue
+def reaction_queue():
+    from closedloop.adapters.aws import SqsReactionQueue
 
-    return SqsActivityQueue(settings())
+    return SqsReactionQueue(settings())
 
 
 @lru_cache(maxsize=1)
@@ -148,9 +148,15 @@ def api_key() -> str:
 def renderer():
     from closedloop.adapters.templates import JinjaRenderer
 
-    s = settings()
-    postal = config().mail.postal_address
-    return JinjaRenderer(s.content_dir / "templates", signer(), s.tracking_base_url, s.sender_address, postal)
+    s, c = settings(), config()
+    return JinjaRenderer(
+        s.content_dir / "templates",
+        signer(),
+        s.tracking_base_url,
+        s.sender_address,
+        c.mail.postal_address,
+        c.bots.honeypot_url,
+    )
 
 
 def preview_renderer():
@@ -158,18 +164,22 @@ def preview_renderer():
     from closedloop.adapters.templates import JinjaRenderer
 
     keys = TrackingKeys(current="preview", keys={"preview": secrets.token_bytes(32)})
-    s = settings()
-    postal = config().mail.postal_address
+    s, c = settings(), config()
     return JinjaRenderer(
-        s.content_dir / "templates", TokenSigner(keys), "https://preview.invalid", s.sender_address, postal
+        s.content_dir / "templates",
+        TokenSigner(keys),
+        "https://preview.invalid",
+        s.sender_address,
+        c.mail.postal_address,
+        c.bots.honeypot_url,
     )
 
 
-def record_reaction(activity):
-    """Record a click or an open with this container's collaborators, deferring to the retry queue; never raises."""
+def record_open(activity):
+    """Record an open with this container's collaborators, deferring to the reactions queue; never raises."""
     from closedloop.tracking import record_or_defer
 
-    return record_or_defer(activity, activity_log(), config(), activity_queue())
+    return record_or_defer(activity, activity_log(), config(), reaction_queue())
 
 
 def run_check(name: str, context) -> dict:
@@ -203,7 +213,7 @@ def reset() -> None:
         suppressions,
         publisher,
         send_queue,
-        activity_queue,
+        reaction_queue,
         mailer,
     ):
         factory.cache_clear()

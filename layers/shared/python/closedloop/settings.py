@@ -42,7 +42,7 @@ class Settings:
     activity_table: str = _Variable("ACTIVITY_TABLE")
     ledger_table: str = _Variable("LEDGER_TABLE")
     send_queue_url: str = _Variable("SEND_QUEUE_URL")
-    activity_queue_url: str = _Variable("ACTIVITY_QUEUE_URL")
+    reactions_queue_url: str = _Variable("REACTIONS_QUEUE_URL")
     event_bus_name: str = _Variable("EVENT_BUS_NAME")
     tracking_keys_secret: str = _Variable("TRACKING_KEYS_SECRET")
     api_key_secret: str = _Variable("API_KEY_SECRET")

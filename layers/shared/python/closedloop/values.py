@@ -40,6 +40,17 @@ class Activity:
     moves_last_activity: bool = True
     # An integrator's event's effect on the profile's aggregates (clicks and opens have none).
     aggregates: Aggregates | None = None
+    # Why a click or open is a machine's, when that is clear at the door: head, honeypot, user_agent.
+    bot_reason: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The sort key in the profile's partition, `<kind>#<id>`: the business key that makes recording idempotent.
+
+        A click's key also names its message, so the clicks of one message are one query (bot scoring)."""
+        if self.kind == "click":
+            return f"click#{self.details['message_id']}#{self.activity_id}"
+        return f"{self.kind}#{self.activity_id}"
 
     def to_dict(self) -> dict:
         return {
@@ -50,6 +61,7 @@ class Activity:
             "increments": self.increments,
             "details": self.details,
             "moves_last_activity": self.moves_last_activity,
+            "bot_reason": self.bot_reason,
         }
 
     @classmethod
@@ -62,7 +74,17 @@ class Activity:
             increments={str(k): int(v) for k, v in data.get("increments", {}).items()},
             details=data.get("details", {}),
             moves_last_activity=bool(data.get("moves_last_activity", True)),
+            bot_reason=data.get("bot_reason"),
         )
+
+
+class ClickRecord(NamedTuple):
+    """One stored click of a message, as bot scoring reads it."""
+
+    activity_id: str
+    occurred_at: datetime
+    link_no: int
+    bot_reason: str | None  # decided at the door (head, honeypot, user_agent) or when it settled
 
 
 class DueEntry(NamedTuple):

@@ -1,8 +1,9 @@
-"""The click path's DynamoDB access on the low-level client: recording an activity, reading a link set.
+"""Activity on the low-level client: recording clicks, opens and events, settling clicks, reading link sets.
 
-A click makes one TransactWriteItems, and the first click in a container also reads its link set. Both are written
-here without pynamodb: a click then neither imports it (cold start) nor pays for its model conversion, which cost
-more than all the rest of a warm click (README "Performance"). Everything else uses closedloop.adapters.dynamo.
+The first click in a container reads its link set here, and recording an activity or settling a click is one
+TransactWriteItems. All of it is written without pynamodb: the click path then neither imports it (cold start)
+nor pays for its model conversion, which cost more than all the rest of a warm click (README "Performance").
+Everything else uses closedloop.adapters.dynamo.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from closedloop.clock import isoformat
+from closedloop.clock import isoformat, parse_instant
 from closedloop.due import shard_of
 from closedloop.errors import ProfileNotFound
 from closedloop.settings import Settings
-from closedloop.values import Activity, Link
+from closedloop.values import Activity, ClickRecord, Link
 
 
 def _client():
@@ -48,18 +49,101 @@ class DynamoActivityLog:
         put = {
             "Put": {
                 "TableName": self._settings.activity_table,
-                "Item": {
-                    "profile_id": {"S": activity.profile_id},
-                    # <kind>#<activity_id>: the business key that makes recording idempotent.
-                    "sk": {"S": f"{activity.kind}#{activity.activity_id}"},
-                    "kind": {"S": activity.kind},
-                    "occurred_at": {"S": isoformat(activity.occurred_at)},
-                    "details": {"S": json.dumps(activity.details, separators=(",", ":"))},
-                    "expires_at": {"N": str(expires_at)},
-                },
+                "Item": self._item(activity, expires_at),
                 "ConditionExpression": "attribute_not_exists(sk)",
             }
         }
+        return self._with_effects(put, activity, idle_due)
+
+    def put_click(self, activity: Activity, expires_at: int) -> bool:
+        """Store a click as pending (or as a bot's, decided at the door); False if it was stored before."""
+        item = {
+            **self._item(activity, expires_at),
+            "verdict": {"S": "bot" if activity.bot_reason else "pending"},
+            "increments": {"S": json.dumps(activity.increments, separators=(",", ":"))},
+        }
+        try:
+            self._client.put_item(
+                TableName=self._settings.activity_table, Item=item, ConditionExpression="attribute_not_exists(sk)"
+            )
+            return True
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            return False
+
+    def clicks_of(self, profile_id: str, message_id: str) -> list[ClickRecord]:
+        """Every stored click of one message by one profile (strongly consistent: the whole burst, just stored)."""
+        clicks, start = [], None
+        while True:
+            page = self._client.query(
+                TableName=self._settings.activity_table,
+                KeyConditionExpression="profile_id = :p AND begins_with(sk, :prefix)",
+                ExpressionAttributeValues={":p": {"S": profile_id}, ":prefix": {"S": f"click#{message_id}#"}},
+                ProjectionExpression="sk, occurred_at, details, bot_reason",
+                ConsistentRead=True,
+                **({"ExclusiveStartKey": start} if start else {}),
+            )
+            for item in page.get("Items", []):
+                clicks.append(
+                    ClickRecord(
+                        activity_id=item["sk"]["S"].rsplit("#", 1)[1],
+                        occurred_at=parse_instant(item["occurred_at"]["S"]),
+                        link_no=int(json.loads(item["details"]["S"]).get("link", -1)),
+                        bot_reason=item.get("bot_reason", {}).get("S"),
+                    )
+                )
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                return clicks
+
+    def settle_click(self, activity: Activity, bot_reason: str | None, idle_due: str | None) -> bool:
+        """Turn a pending click into a person's (applying it to the profile, in one transaction) or a bot's (moving
+        nothing). False if it was settled before."""
+        names = {"#verdict": "verdict"}
+        claim = {
+            "TableName": self._settings.activity_table,
+            "Key": {"profile_id": {"S": activity.profile_id}, "sk": {"S": activity.key}},
+            "ConditionExpression": "#verdict = :pending",
+            "ExpressionAttributeNames": names,
+        }
+        if bot_reason:
+            try:
+                self._client.update_item(
+                    **claim,
+                    UpdateExpression="SET #verdict = :bot, bot_reason = :reason",
+                    ExpressionAttributeValues={
+                        ":pending": {"S": "pending"},
+                        ":bot": {"S": "bot"},
+                        ":reason": {"S": bot_reason},
+                    },
+                )
+                return True
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
+                return False
+        claim["UpdateExpression"] = "SET #verdict = :human"
+        claim["ExpressionAttributeValues"] = {":pending": {"S": "pending"}, ":human": {"S": "human"}}
+        return self._with_effects({"Update": claim}, activity, idle_due)
+
+    @staticmethod
+    def _item(activity: Activity, expires_at: int) -> dict:
+        item = {
+            "profile_id": {"S": activity.profile_id},
+            "sk": {"S": activity.key},
+            "kind": {"S": activity.kind},
+            "occurred_at": {"S": isoformat(activity.occurred_at)},
+            "details": {"S": json.dumps(activity.details, separators=(",", ":"))},
+            "expires_at": {"N": str(expires_at)},
+        }
+        if activity.bot_reason:
+            item["bot_reason"] = {"S": activity.bot_reason}
+        return item
+
+    def _with_effects(self, first: dict, activity: Activity, idle_due: str | None) -> bool:
+        """`first` (the activity's own write, conditional) and the activity's effect on the profile, in one
+        transaction; False when `first`'s condition fails (recorded or settled before)."""
         for expression in _effects(activity, idle_due):
             effect = {
                 "TableName": self._settings.profiles_table,
@@ -68,7 +152,7 @@ class DynamoActivityLog:
             }
             try:
                 self._client.transact_write_items(
-                    TransactItems=[put, {"Update" if "UpdateExpression" in effect else "ConditionCheck": effect}]
+                    TransactItems=[first, {"Update" if "UpdateExpression" in effect else "ConditionCheck": effect}]
                 )
                 return True
             except ClientError as error:
@@ -76,7 +160,7 @@ class DynamoActivityLog:
                 if len(reasons) != 2:
                     raise
                 if reasons[0] == "ConditionalCheckFailed":
-                    return False  # this activity was recorded before
+                    return False
                 if reasons[1] != "ConditionalCheckFailed":
                     raise
         raise ProfileNotFound(f"profile {activity.profile_id} does not exist")

@@ -7,6 +7,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 import boto3
+from botocore.config import Config
 
 from closedloop.settings import Settings
 from closedloop.values import Activity
@@ -38,17 +39,20 @@ class SqsSendQueue:
                 raise RuntimeError(f"SQS refused {len(response['Failed'])} of {len(entries)} send requests")
 
 
-class SqsActivityQueue:
+class SqsReactionQueue:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
 
     @cached_property
     def _client(self):
-        return boto3.client("sqs")
+        # The click path's one call: without botocore's parameter validation, as the activity adapter's client
+        # (the request is built here, by tested code).
+        return boto3.client("sqs", config=Config(parameter_validation=False))
 
-    def enqueue(self, activity: Activity) -> None:
+    def enqueue(self, activity: Activity, step: str = "record", delay_seconds: int = 0) -> None:
+        body = json.dumps({"step": step, "activity": activity.to_dict()}, separators=(",", ":"))
         self._client.send_message(
-            QueueUrl=self._settings.activity_queue_url, MessageBody=json.dumps(activity.to_dict())
+            QueueUrl=self._settings.reactions_queue_url, MessageBody=body, DelaySeconds=delay_seconds
         )
 
 

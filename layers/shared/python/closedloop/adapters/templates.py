@@ -1,7 +1,8 @@
 """Jinja2 rendering: one cached sandboxed environment per container, a subject, an HTML and a text template per message.
 
 templates/<name>/subject.txt, body.html, body.txt; bodies extend templates/_layouts/base.{html,txt}.
-Globals a template can call: track(url, **actions), unsubscribe_url(), open_pixel_url().
+Globals a template can call: track(url, **actions), unsubscribe_url(), open_pixel_url(), honeypot_url() (the
+hidden link only machines follow; the base layout carries it).
 
 track() cannot know the final URL while rendering: the token names the link set, which is the hash of all links
 of the message. So it returns a placeholder; after both bodies are rendered the links are numbered, hashed into a
@@ -79,13 +80,20 @@ class _LinkCollector:
 
 class JinjaRenderer:
     def __init__(
-        self, templates_dir: Path, signer: TokenSigner, tracking_base_url: str, sender: str, postal_address: str = ""
+        self,
+        templates_dir: Path,
+        signer: TokenSigner,
+        tracking_base_url: str,
+        sender: str,
+        postal_address: str = "",
+        honeypot_target: str = "https://example.com/",
     ) -> None:
         self._dir = templates_dir
         self._signer = signer
         self._base = tracking_base_url.rstrip("/")
         self._sender = sender
         self._postal_address = postal_address
+        self._honeypot_target = honeypot_target
 
     def exists(self, name: str) -> bool:
         return template_exists(self._dir, name)
@@ -108,6 +116,7 @@ class JinjaRenderer:
             "track": collector.track,
             "unsubscribe_url": lambda: f"{self._base}/u/{self._signer.message('unsubscribe', token)}",
             "open_pixel_url": lambda: f"{self._base}/o/{self._signer.message('open', token)}",
+            "honeypot_url": lambda: collector.track(self._honeypot_target, honeypot=True),
         }
         subject, html, text = (self._render_part(f"{request.template}/{part}", variables) for part in PARTS)
         links = RenderedLinks(link_set=link_set_id(collector.links), links=collector.links)
