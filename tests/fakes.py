@@ -11,11 +11,11 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from closedloop.clock import isoformat
-from closedloop.pause import Held
-from closedloop.privacy import Record
 from closedloop.errors import ConcurrentUpdate, EmailTaken, ProfileNotFound, ProviderThrottled
 from closedloop.mail import OutgoingMail
+from closedloop.pause import Held
 from closedloop.ports import Activity, DueEntry, Link, MessageStatus
+from closedloop.privacy import Record
 from closedloop.profiles import Profile, ProfileChange
 
 
