@@ -48,13 +48,10 @@ def test_the_function_pauses_for_exactly_the_metrics_the_stack_alarms_on():
 
 
 def test_the_pausing_function_may_write_the_ledger_and_nothing_else(synthesized, resources):
+    function = resources[_function_id(synthesized, wiring.REPUTATION_ALARM)]["Properties"]
+    role = function["Role"]["Fn::GetAtt"][0]
     role_policies = [
-        p
-        for p in _of_type(resources, "AWS::IAM::Policy").values()
-        if any(
-            r["Ref"] == resources[_function_id(synthesized, wiring.REPUTATION_ALARM)]["Properties"]["Role"]["Fn::GetAtt"][0]
-            for r in p["Roles"]
-        )
+        p for p in _of_type(resources, "AWS::IAM::Policy").values() if any(r["Ref"] == role for r in p["Roles"])
     ]
     text = str(role_policies)
     ledger = synthesized.logical_id(synthesized.stack.data.tables["ledger"])
