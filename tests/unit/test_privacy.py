@@ -7,6 +7,7 @@ import pytest
 from closedloop import privacy, sending, suppression
 from closedloop.adapters.templates import JinjaRenderer
 from closedloop.errors import InvalidInput, ProfileNotFound
+from closedloop.pause import new_pause
 from closedloop.ports import Activity
 from closedloop.sending import Outcome, SendRequest
 from closedloop.suppression import ErasureKeys, Suppression
@@ -67,15 +68,9 @@ class World:
             self.profiles.record_activity(Activity(kind, activity_id, "p-ada", self.now), None, 0)
         assert self.send(SendRequest("api#news#p-ada", "p-ada", "newsletter-demo", "m1")).outcome is Outcome.SENT
         self.suppressions.note_transient_bounce(ADA, "ses-1", self.now, 0)
-        self.control.pause(privacy_pause(self.now))
+        self.control.pause(new_pause("test", self.now))
         assert self.send(SendRequest("api#later#p-ada", "p-ada", "newsletter-demo", "m2")).outcome is Outcome.HELD
         self.control.resume()
-
-
-def privacy_pause(now):
-    from closedloop.pause import new_pause
-
-    return new_pause("test", now)
 
 
 @pytest.fixture
@@ -170,3 +165,18 @@ def test_an_unknown_or_malformed_profile_id_is_refused(world, operation):
         operation("p-nobody", **world.collaborators())
     with pytest.raises(InvalidInput):
         operation("<script>", **world.collaborators())
+
+
+def test_a_record_another_feature_keeps_under_the_profile_is_exported_and_erased(world):
+    world.ledger.items["import-row#batch-1#p-ada"] = {"state": "imported", "profile_id": "p-ada"}
+    original = world.records.records
+
+    def with_import_row(profile_id, address):
+        yield from original(profile_id, address)
+        if "import-row#batch-1#p-ada" in world.ledger.items:
+            yield privacy.Record("ledger", "import-row#batch-1#p-ada", "import-row", {"state": "imported"})
+
+    world.records.records = with_import_row
+    assert privacy.export("p-ada", **world.collaborators())["other"] == [{"kind": "import-row", "state": "imported"}]
+    privacy.erase("p-ada", **world.collaborators())
+    assert "import-row#batch-1#p-ada" not in world.ledger.items

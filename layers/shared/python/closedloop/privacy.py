@@ -100,10 +100,10 @@ def export(
             continue  # shown as "suppression" above, with an erased entry if there is one
         elif record.kind in ("message", "send"):
             _merge_send(sends, record)
-        else:
-            section = SECTIONS.get(record.kind, "activity" if record.store == ACTIVITY_STORE else None)
-            if section is not None:
-                answer[section].append(record.data)
+        elif record.kind in SECTIONS or record.store == ACTIVITY_STORE:
+            answer[SECTIONS.get(record.kind, "activity")].append(record.data)
+        else:  # a record another feature keeps under the profile id
+            answer.setdefault("other", []).append({"kind": record.kind, **record.data})
     answer["sends"] = sorted(sends.values(), key=lambda s: (s.get("updated_at") or s.get("at") or "", s["message_id"]))
     return answer
 
