@@ -18,7 +18,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import checks, clicks, counting, events, imports
+from bench import checks, clicks, counting, events, imports, pausing
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -36,6 +36,8 @@ def main() -> int:
         figures["imports"] = imports.measure(figures["click"].pop("first_click_modules"))
         progress("measuring a batch of 100 events ...")
         figures["events"] = events.measure()
+        progress("measuring the sending pause ...")
+        figures["pause"] = pausing.measure()
         progress("measuring the scheduled checks at 1,000 and 50,000 profiles ...")
         figures["checks"] = checks.measure()
     figures["machine"] = {
@@ -78,6 +80,8 @@ def table_rows(f: dict) -> list[tuple[str, object, str]]:
         ("AWS requests, first click in a container", c["aws_requests_first_click_in_container"], ""),
         ("AWS requests per sent mail", c["aws_requests_per_sent_mail"], ""),
         ("AWS requests per event, in a batch of 100 (10 addresses)", f["events"]["aws_requests_per_event"], ""),
+        ("AWS requests per mail held by a sending pause", f["pause"]["aws_requests_per_held_mail"], ""),
+        ("AWS requests per held mail the release job puts back", f["pause"]["aws_requests_per_released_mail"], ""),
     ]
     for size, checks_at in f["checks"].items():
         for name in ("birthday", "we_miss_you"):

@@ -15,7 +15,7 @@ import boto3
 from closedloop.clock import isoformat, parse_instant
 from closedloop.config import load_config
 
-from . import outbox, outbox_page, ses_events
+from . import alarms, outbox, outbox_page, ses_events
 from .aws import REGION
 from .gateway import Gateway
 from .http_messages import Reply, Request
@@ -38,6 +38,7 @@ def add(gateway: Gateway, runtime: Runtime) -> None:
     gateway.add_local_route("GET", "/_local/outbox/{message_id}.eml", routes.raw_message)
     gateway.add_local_route("GET", "/_local/dead-letters", routes.dead_letters)
     gateway.add_local_route("POST", "/_local/ses-events", routes.ses_event)
+    gateway.add_local_route("POST", "/_local/alarms", routes.alarm)
 
 
 def urls(runtime: Runtime) -> dict[str, str]:
@@ -178,3 +179,17 @@ class _LocalRoutes:
         events = boto3.client("events", endpoint_url=self._runtime.resources.endpoint, region_name=REGION)
         answer = events.put_events(Entries=[event])["Entries"][0]
         return Reply.json(202, {"event_id": answer.get("EventId"), "detail_type": event["DetailType"]})
+
+    def alarm(self, request: Request) -> Reply:
+        """An SES reputation alarm's state change on the default bus, as CloudWatch puts it (see alarms.py)."""
+        usage = f'{{"metric": "{"|".join(alarms.METRICS)}", "state": "{"|".join(alarms.STATES)}"}} (state: ALARM)'
+        try:
+            body = request.json()
+            metric, state = str(body["metric"]), str(body.get("state") or "ALARM")
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            return Reply.error(400, "invalid_input", f"send {usage}: {error}")
+        if metric not in alarms.METRICS or state not in alarms.STATES:
+            return Reply.error(400, "invalid_input", f"send {usage}")
+        events = boto3.client("events", endpoint_url=self._runtime.resources.endpoint, region_name=REGION)
+        answer = events.put_events(Entries=[alarms.entry(metric, state, self._runtime.clock.now())])["Entries"][0]
+        return Reply.json(202, {"event_id": answer.get("EventId"), "alarm": f"closedloop-{alarms.METRICS[metric].id}"})

@@ -47,6 +47,7 @@ SENDS = Family(
         "skipped_no_consent",
         "skipped_suppressed",
         "skipped_duplicate",
+        "held",
         "deferred_throttled",
         "failed_render",
         "failed_rejected",
@@ -117,6 +118,7 @@ BUSINESS_GRAPHS = (
     ),
     BusinessGraph(title="Mail possibly sent (each needs a look)", metrics=(SENDS.name("possibly_sent"),)),
     BusinessGraph(title="Mail throttled by SES (deferred)", metrics=(SENDS.name("deferred_throttled"),)),
+    BusinessGraph(title="Mail held by a sending pause", metrics=(SENDS.name("held"),)),
     # Half width: the two wrap onto a row of their own.
     BusinessGraph(
         title="Clicks: people, machines (by reason), lost",
@@ -124,4 +126,41 @@ BUSINESS_GRAPHS = (
         width=12,
     ),
     BusinessGraph(title="Opens recorded / lost", metrics=(OPENS.name("recorded"), OPENS.name("lost")), width=12),
+)
+
+
+# --- SES's own reputation metrics ---------------------------------------------------------------------------------
+
+SES_NAMESPACE = "AWS/SES"
+
+
+@dataclass(frozen=True)
+class ReputationAlarm:
+    """An alarm on one of SES's account-level reputation metrics (a rate between 0 and 1, no dimensions).
+
+    It notifies the alarm topic, and its state change to ALARM pauses sending by itself: functions/reputation_alarm
+    listens for it on the default bus (closedloop.pause.REPUTATION_METRICS names the reason it pauses with).
+    """
+
+    id: str
+    metric: str
+    threshold: float
+    description: str
+
+
+REPUTATION_ALARMS = (
+    ReputationAlarm(
+        id="ses-bounce-rate",
+        metric="Reputation.BounceRate",
+        threshold=0.04,
+        description="SES's bounce rate reached 4 %: sending is paused (reason 'bounce rate alarm'). Find the cause "
+        "(an old or bought list, a broken import), then POST /v1/sending/resume; held mail goes out then.",
+    ),
+    ReputationAlarm(
+        id="ses-complaint-rate",
+        metric="Reputation.ComplaintRate",
+        threshold=0.0008,
+        description="SES's complaint rate reached 0.08 %: sending is paused (reason 'complaint rate alarm'). Find "
+        "the cause (content, frequency, consent), then POST /v1/sending/resume; held mail goes out then.",
+    ),
 )

@@ -54,9 +54,23 @@ ACTIVITY = Table(
 # Business-key ledger: send reservations, threshold claims, content-addressed link sets, address claims and the
 # suppression list share one table, told apart by key prefix (send#, threshold#, links#, email#, suppressed#,
 # bounces#).
-LEDGER = Table(id="ledger", env="LEDGER_TABLE", partition_key="pk", ttl_attribute="expires_at")
+LEDGER = Table(
+    id="ledger",
+    env="LEDGER_TABLE",
+    partition_key="pk",
+    ttl_attribute="expires_at",
+    indexes=(
+        # Sparse: every ledger item that names a profile (address claim, message status, send key, threshold
+        # claim) carries profile_id, so a GDPR export or erasure finds them without a scan. ALL: the export reads
+        # the records from the index itself.
+        Index(name="by_profile", partition_key="profile_id", sort_key="pk", projection="ALL"),
+    ),
+)
+# Marketing messages held by a sending pause (closedloop.pause), per profile: an erasure finds a person's held
+# messages with one query, and the release job scans the table, which holds nothing but the backlog to release.
+HELD = Table(id="held", env="HELD_TABLE", partition_key="profile_id", sort_key="send_key")
 
-TABLES = (PROFILES, ACTIVITY, LEDGER)
+TABLES = (PROFILES, ACTIVITY, LEDGER, HELD)
 
 # --- queues and bus ---------------------------------------------------------------------------------------------
 
@@ -72,7 +86,9 @@ SEND_QUEUE = Queue(id="send", env="SEND_QUEUE_URL", max_receive_count=5)
 # Clicks on their way to being stored and, after the settle window (a delayed message), decided; opens whose
 # recording failed.
 REACTIONS_QUEUE = Queue(id="reactions", env="REACTIONS_QUEUE_URL", max_receive_count=8)
-QUEUES = (SEND_QUEUE, REACTIONS_QUEUE)
+# Release jobs after a sending pause: each job releases pages of held messages and queues its own continuation.
+RELEASE_QUEUE = Queue(id="release", env="RELEASE_QUEUE_URL", max_receive_count=5)
+QUEUES = (SEND_QUEUE, REACTIONS_QUEUE, RELEASE_QUEUE)
 
 BUS_ENV = "EVENT_BUS_NAME"
 EVENT_SOURCE = "closedloop"
@@ -81,6 +97,7 @@ EVENT_SOURCE = "closedloop"
 CLOSEDLOOP_BUS = "closedloop"
 DEFAULT_BUS = "default"
 SES_SOURCE = "aws.ses"
+CLOUDWATCH_SOURCE = "aws.cloudwatch"  # alarm state changes, on the default bus
 
 # --- secrets ----------------------------------------------------------------------------------------------------
 
@@ -96,7 +113,9 @@ class Secret:
 
 TRACKING_KEYS = Secret(id="tracking-keys", env="TRACKING_KEYS_SECRET", template='{"current": "k1"}', generated_key="k1")
 API_KEY = Secret(id="api-key", env="API_KEY_SECRET", template="{}", generated_key="api_key")
-SECRETS = (TRACKING_KEYS, API_KEY)
+# The key of the erased-address hashes (HMAC-SHA256) on the suppression list, by key id like the tracking keys.
+ERASURE_KEY = Secret(id="erasure-key", env="ERASURE_KEY_SECRET", template='{"current": "e1"}', generated_key="e1")
+SECRETS = (TRACKING_KEYS, API_KEY, ERASURE_KEY)
 
 # --- HTTP APIs --------------------------------------------------------------------------------------------------
 
@@ -150,6 +169,8 @@ class RuleTrigger:
     detail_types: tuple[str, ...]
     source: str = EVENT_SOURCE
     bus: str = CLOSEDLOOP_BUS
+    # An EventBridge pattern for the event's detail (e.g. {"state": {"value": ["ALARM"]}}); None: any detail.
+    detail: dict | None = None
 
     def __post_init__(self) -> None:
         if self.bus not in (CLOSEDLOOP_BUS, DEFAULT_BUS):
@@ -158,7 +179,10 @@ class RuleTrigger:
     @property
     def pattern(self) -> dict:
         """The rule's event pattern, as EventBridge takes it."""
-        return {"source": [self.source], "detail-type": list(self.detail_types)}
+        pattern = {"source": [self.source], "detail-type": list(self.detail_types)}
+        if self.detail:
+            pattern["detail"] = self.detail
+        return pattern
 
 
 @dataclass(frozen=True)
@@ -258,14 +282,22 @@ ADMIN = Function(
         Route(ADMIN_API, "GET", "/v1/suppressions/{email}"),
         Route(ADMIN_API, "PUT", "/v1/suppressions/{email}"),
         Route(ADMIN_API, "DELETE", "/v1/suppressions/{email}"),
+        Route(ADMIN_API, "GET", "/v1/sending"),
+        Route(ADMIN_API, "POST", "/v1/sending/pause"),
+        Route(ADMIN_API, "POST", "/v1/sending/resume"),
+        Route(ADMIN_API, "GET", "/v1/profiles/{profile_id}/export"),
+        Route(ADMIN_API, "DELETE", "/v1/profiles/{profile_id}"),
     ),
     # The ledger: the status record of each message it accepts, read back by GET /v1/messages/{message_id}.
-    reads=(PROFILES, LEDGER),
-    writes=(PROFILES, ACTIVITY, LEDGER),
-    sends_to=(SEND_QUEUE,),
+    # Activity and held: a GDPR export reads and an erasure deletes what they hold about the person.
+    reads=(PROFILES, LEDGER, ACTIVITY, HELD),
+    writes=(PROFILES, ACTIVITY, LEDGER, HELD),
+    # Resuming a sending pause queues the release job.
+    sends_to=(SEND_QUEUE, RELEASE_QUEUE),
     # The API key is checked in the function (constant time) so a missing and a wrong key both get 401, locally
-    # and in the cloud alike; see ARCHITECTURE.md "Admin authentication in the function".
-    secrets=(API_KEY,),
+    # and in the cloud alike; see ARCHITECTURE.md "Admin authentication in the function". The erasure key hashes
+    # an erased address onto the suppression list (and finds it there).
+    secrets=(API_KEY, ERASURE_KEY),
     # Every recorded event goes on the bus as event.recorded, for the automations that react to it.
     publishes_events=True,
     uses_content=True,  # config (profile due dates, activity) and templates (POST /v1/messages renders a preview)
@@ -276,9 +308,10 @@ SENDER = Function(
     description="The send gate: consent, ledger, render, SES.",
     queue_trigger=QueueTrigger(SEND_QUEUE, batch_size=10, max_concurrency=5),
     reads=(PROFILES, LEDGER),
-    writes=(LEDGER,),
+    writes=(LEDGER, HELD),  # HELD: a marketing message that meets a sending pause is held there
     sends_to=(SEND_QUEUE,),
-    secrets=(TRACKING_KEYS,),
+    # ERASURE_KEY: the gate refuses an erased address by its keyed hash.
+    secrets=(TRACKING_KEYS, ERASURE_KEY),
     sends_email=True,
     knows_urls=(TRACKING_API,),
     uses_content=True,  # templates: it renders every mail
@@ -339,6 +372,32 @@ FEEDBACK = Function(
     writes=(PROFILES, LEDGER),
     timeout_s=30,
 )
+RELEASE = Function(
+    name="release",
+    folder="release",
+    description="After a sending pause: puts the held messages back on the send queue, page by page.",
+    queue_trigger=QueueTrigger(RELEASE_QUEUE, batch_size=1, max_concurrency=2),
+    reads=(LEDGER, HELD),  # the pause state (a new pause stops the job); the held messages
+    writes=(HELD,),
+    sends_to=(SEND_QUEUE, RELEASE_QUEUE),  # the released messages; the job's own continuation
+    timeout_s=300,
+)
+REPUTATION_ALARM = Function(
+    name="reputation-alarm",
+    folder="reputation_alarm",
+    description="Pauses sending when an SES reputation alarm (bounce or complaint rate) goes into ALARM.",
+    # CloudWatch puts every alarm state change on the account's default bus; the function pauses only for the
+    # SES reputation metrics (closedloop.pause.REPUTATION_METRICS) and ignores every other alarm.
+    rule_trigger=RuleTrigger(
+        id="reputation-alarm",
+        detail_types=("CloudWatch Alarm State Change",),
+        source=CLOUDWATCH_SOURCE,
+        bus=DEFAULT_BUS,
+        detail={"state": {"value": ["ALARM"]}},
+    ),
+    reads=(LEDGER,),
+    writes=(LEDGER,),  # the pause state
+)
 BIRTHDAY = Function(
     name="birthday",
     folder="birthday",
@@ -374,6 +433,8 @@ FUNCTIONS = (
     FEEDBACK,
     BIRTHDAY,
     WE_MISS_YOU,
+    RELEASE,
+    REPUTATION_ALARM,
 )
 
 # SQS visibility must outlast every retry of the consumer's batch (AWS guidance: six times the function timeout).

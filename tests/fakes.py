@@ -13,7 +13,9 @@ from datetime import datetime
 from closedloop.clock import isoformat
 from closedloop.errors import ConcurrentUpdate, EmailTaken, ProfileNotFound, ProviderThrottled
 from closedloop.mail import OutgoingMail
+from closedloop.pause import Held
 from closedloop.ports import Activity, ClickRecord, DueEntry, Link, MessageStatus
+from closedloop.privacy import Record
 from closedloop.profiles import Profile, ProfileChange
 
 
@@ -194,8 +196,9 @@ class FakeLedger:
         self.items[key] = item
         return True
 
-    def reserve_send(self, send_key: str, message_id: str, now: datetime) -> bool:
-        return self._put_new(f"send#{send_key}", {"state": "reserved", "message_id": message_id})
+    def reserve_send(self, send_key: str, message_id: str, now: datetime, profile_id: str | None = None) -> bool:
+        item = {"state": "reserved", "message_id": message_id, "at": isoformat(now), "profile_id": profile_id}
+        return self._put_new(f"send#{send_key}", item)
 
     def release_send(self, send_key: str) -> None:
         if self.items.get(f"send#{send_key}", {}).get("state") == "reserved":
@@ -226,7 +229,7 @@ class FakeLedger:
 
     def claim_threshold(self, rule_id: str, profile_id: str, now: datetime) -> str:
         key = f"threshold#{rule_id}#{profile_id}"
-        if self._put_new(key, {"state": "pending", "at": isoformat(now)}):
+        if self._put_new(key, {"state": "pending", "at": isoformat(now), "profile_id": profile_id}):
             return "claimed"
         item = self.items[key]
         return "published" if item["state"] == "published" else f"pending:{item['at']}"
@@ -332,6 +335,7 @@ class FakeSuppressions:
     def __init__(self) -> None:
         self.items: dict[str, object] = {}
         self.bounces: dict[str, dict[str, str]] = {}
+        self.pause = None  # the sending pause in force (FakeSendingControl sets it): read with the entries
 
     def get(self, address: str):
         return self.items.get(address)
@@ -349,3 +353,127 @@ class FakeSuppressions:
         seen = self.bounces.setdefault(address, {})
         seen[mail_id] = min(seen.get(mail_id, isoformat(at)), isoformat(at))
         return dict(seen)
+
+    def screen(self, keys):
+        from closedloop.suppression import Screen
+
+        return Screen(next((self.items[key] for key in keys if key in self.items), None), self.pause)
+
+
+class FakeSendingControl:
+    """The sending pause (kept on the FakeSuppressions, which the gate reads it with) and the held messages."""
+
+    def __init__(self, suppressions: FakeSuppressions, ledger: FakeLedger) -> None:
+        self.suppressions, self.ledger = suppressions, ledger
+        self.held: dict[tuple[str, str], dict] = {}  # (profile id, send key) -> request, pause id, held at
+
+    def pause_state(self):
+        return self.suppressions.pause
+
+    def pause(self, pause):
+        if self.suppressions.pause is None:
+            self.suppressions.pause = pause
+        return self.suppressions.pause
+
+    def resume(self):
+        ended, self.suppressions.pause = self.suppressions.pause, None
+        return ended
+
+    def hold(self, request, pause, status) -> str:
+        key = (request.profile_id, request.send_key)
+        if self.ledger.send_state(request.send_key) is not None:
+            return "duplicate"
+        if self.suppressions.pause is None:
+            return "resumed"
+        if key in self.held and self.held[key]["pause_id"] == pause.pause_id:
+            return "already_held"
+        self.held[key] = {"request": request, "pause_id": pause.pause_id, "held_at": status.at}
+        self.ledger.put_message_status(status)
+        return "held"
+
+    def held_count(self) -> int:
+        return len(self.held)
+
+    def held_page(self, after, limit):
+        keys = sorted(self.held)
+        if after is not None:
+            keys = [key for key in keys if key > tuple(json.loads(after))]
+        page = [Held(self.held[key]["request"], self.held[key]["pause_id"]) for key in keys[:limit]]
+        return page, json.dumps(keys[limit - 1]) if len(keys) > limit else None
+
+    def unhold(self, held) -> bool:
+        key = (held.request.profile_id, held.request.send_key)
+        if self.held.get(key, {}).get("pause_id") != held.pause_id:
+            return False
+        del self.held[key]
+        return True
+
+
+class FakeReleaseQueue:
+    def __init__(self) -> None:
+        self.jobs: list[dict] = []
+
+    def enqueue(self, job: dict) -> None:
+        self.jobs.append(job)
+
+
+class FakePersonalRecords:
+    """What the fakes hold about a person, as closedloop.adapters.personal finds it in DynamoDB."""
+
+    def __init__(self, profiles: FakeProfiles, ledger: FakeLedger, suppressions: FakeSuppressions, control=None):
+        self.profiles, self.ledger, self.suppressions, self.control = profiles, ledger, suppressions, control
+
+    def records(self, profile_id: str, address: str):
+        if self.profiles.claims.get(address) == profile_id:
+            yield Record("ledger", f"email#{address}", "email_claim", {"email": address})
+        if address in self.suppressions.items:
+            yield Record("ledger", f"suppressed#{address}", "suppression", self.suppressions.items[address].to_api())
+        if address in self.suppressions.bounces:
+            bounces = sorted(f"{m} {at}" for m, at in self.suppressions.bounces[address].items())
+            yield Record("ledger", f"bounces#{address}", "bounces", {"transient_bounces": bounces})
+        for key, item in list(self.ledger.items.items()):
+            prefix, _, rest = key.partition("#")
+            if prefix == "message" and item["status"].profile_id == profile_id:
+                yield Record("ledger", key, "message", item["status"].to_api())
+            elif prefix in ("send", "threshold") and item.get("profile_id") == profile_id:
+                data = {"state": item["state"], "at": item.get("at")}
+                if prefix == "send":
+                    data.update(send_key=rest, message_id=item.get("message_id"))
+                yield Record("ledger", key, prefix, data)
+        for key in sorted(self.profiles.activities):
+            owner, _, sk = key.partition("|")
+            if owner == profile_id:
+                kind, _, activity_id = sk.partition("#")
+                yield Record("activity", key, kind, {"kind": kind, "id": activity_id})
+        for (owner, sk), click in sorted(self.profiles.clicks.items(), key=lambda kv: kv[0]):
+            if owner == profile_id:
+                data = {"kind": "click", "id": click["activity"].activity_id, "verdict": click["verdict"]}
+                yield Record("activity", f"{owner}|{sk}", "click", data)
+        for (owner, send_key), held in sorted((self.control.held if self.control else {}).items()):
+            if owner == profile_id:
+                data = {"send_key": send_key, "message_id": held["request"].message_id}
+                yield Record("held", json.dumps([owner, send_key]), "held", data)
+
+    def forget(self, records) -> int:
+        deleted = 0
+        for record in list(records):
+            if record.store == "activity":
+                click_key = tuple(record.key.split("|", 1))
+                found = record.key in self.profiles.activities or click_key in self.profiles.clicks
+                self.profiles.activities.discard(record.key)
+                self.profiles.clicks.pop(click_key, None)
+            elif record.store == "held":
+                found = self.control.held.pop(tuple(json.loads(record.key)), None) is not None
+            elif record.kind == "email_claim":
+                found = self.profiles.claims.pop(record.key.partition("#")[2], None) is not None
+            elif record.kind == "suppression":
+                found = self.suppressions.items.pop(record.key.partition("#")[2], None) is not None
+            elif record.kind == "bounces":
+                found = self.suppressions.bounces.pop(record.key.partition("#")[2], None) is not None
+            else:
+                found = self.ledger.items.pop(record.key, None) is not None
+            deleted += found
+        return deleted
+
+    def forget_profile(self, profile_id: str) -> bool:
+        return self.profiles.items.pop(profile_id, None) is not None

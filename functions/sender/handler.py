@@ -22,6 +22,8 @@ def send_one(record) -> str:
         mailer=services.mailer(),
         queue=services.send_queue(),
         now=services.clock().now(),
+        erasure=services.erasure_keys(),
+        control=services.sending_control(),
     )
     extra = {"profile_id": request.profile_id, "send_key": request.send_key, "outcome": result.outcome.value}
     if result.outcome in NOTEWORTHY:

@@ -33,7 +33,9 @@ class Bus(Construct):
             # No bus: the account's default bus, where SES publishes configuration-set events.
             event_bus=self.bus if trigger.bus == wiring.CLOSEDLOOP_BUS else None,
             description=f"{', '.join(trigger.detail_types)} -> {spec.name}",
-            event_pattern=events.EventPattern(source=[trigger.source], detail_type=list(trigger.detail_types)),
+            event_pattern=events.EventPattern(
+                source=[trigger.source], detail_type=list(trigger.detail_types), detail=trigger.detail
+            ),
         )
         rule.add_target(
             targets.LambdaFunction(

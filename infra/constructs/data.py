@@ -30,6 +30,9 @@ _MANUAL_ROTATION = {
     "replace the key in place and turn every link already sent into a 404.",
     wiring.API_KEY.id: "Rotated by hand on purpose: integrators (shop, CRM) hold this key; an automatic rotation "
     "would lock them out without notice. The operator rotates it together with them (README, 'Rotating keys').",
+    wiring.ERASURE_KEY.id: "Rotated by hand on purpose: erased addresses stay on the suppression list as HMACs under "
+    "this key; an automatic rotation would replace the key in place and let every erased person be imported and "
+    "mailed again. An operator adds a key id and makes it current, and keeps every old id for good.",
 }
 
 

@@ -71,6 +71,9 @@ class Monitoring(Construct):
             for alarm in metrics.BUSINESS_ALARMS
         ]
 
+        self.reputation_alarms = [self._reputation_alarm(alarm) for alarm in metrics.REPUTATION_ALARMS]
+        self.alarms += self.reputation_alarms
+
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard")
         self.dashboard.add_widgets(
             cloudwatch.AlarmStatusWidget(title="closedloop alarms", alarms=self.alarms, width=24)
@@ -94,6 +97,25 @@ class Monitoring(Construct):
                 for graph in metrics.BUSINESS_GRAPHS
             )
         )
+
+    def _reputation_alarm(self, alarm: metrics.ReputationAlarm) -> cloudwatch.Alarm:
+        """SES's rate at or above the threshold in a period; no data (nothing sent) is fine. Pausing is not an
+        alarm action: the alarm's state change reaches functions/reputation_alarm on the default bus."""
+        metric = cloudwatch.Metric(
+            namespace=metrics.SES_NAMESPACE, metric_name=alarm.metric, statistic="Maximum", period=PERIOD
+        )
+        created = metric.create_alarm(
+            self,
+            alarm.id,
+            alarm_description=alarm.description,
+            threshold=alarm.threshold,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        created.add_alarm_action(self._action)
+        created.add_ok_action(self._action)
+        return created
 
     def _alarm_on_any(
         self, metric: cloudwatch.IMetric, *, id: str, description: str, notify_ok: bool = True

@@ -326,3 +326,135 @@ def test_transient_bounces_are_remembered_once_per_mail_at_their_first_instant(s
     seen = suppressions.note_transient_bounce(address, "ses-2", later, keep)
     assert seen == {"ses-1": "2026-03-01T12:00:00Z", "ses-2": "2026-03-04T12:00:00Z"}
     assert suppressions.note_transient_bounce(f"x{address}", "ses-1", NOW, keep) == {"ses-1": "2026-03-01T12:00:00Z"}
+
+
+# --- the sending pause, held messages and a person's records -----------------------------------------------------
+
+
+class Pausing(NamedTuple):
+    profiles: object
+    ledger: object
+    suppressions: object
+    control: object
+    records: object
+
+
+@pytest.fixture(params=["fake", "dynamodb"])
+def pausing(request, resources):
+    from tests.fakes import FakePersonalRecords, FakeSendingControl, FakeSuppressions
+
+    if request.param == "fake":
+        profiles, ledger, suppressions = FakeProfiles(), FakeLedger(), FakeSuppressions()
+        control = FakeSendingControl(suppressions, ledger)
+        stores = Pausing(
+            profiles, ledger, suppressions, control, FakePersonalRecords(profiles, ledger, suppressions, control)
+        )
+    else:
+        stores = Pausing(
+            services.profiles(),
+            services.ledger(),
+            services.suppressions(),
+            services.sending_control(),
+            services.personal_records(),
+        )
+    yield stores
+    stores.control.resume()  # tests share one moto: leave sending running with nothing held
+    page, _ = stores.control.held_page(None, 100)
+    for held in page:
+        stores.control.unhold(held)
+
+
+def _pause(pause_id="pause-1"):
+    from closedloop.pause import Pause
+
+    return Pause(pause_id, "contract test", "2026-03-01T12:00:00Z")
+
+
+def _request(profile_id, key="k1", message_id="m-1"):
+    from closedloop.sending import SendRequest
+
+    return SendRequest(f"{key}#{profile_id}", profile_id, "birthday", f"{message_id}-{profile_id}")
+
+
+def _held_status(request):
+    return MessageStatus(request.message_id, request.profile_id, request.template, "held", "2026-03-01T12:00:00Z")
+
+
+def test_the_screen_reads_the_first_entry_of_the_keys_and_the_pause_together(pausing, profile_id):
+    from closedloop.suppression import Suppression
+
+    address, erased = f"{profile_id}@example.net", f"erased:e1:{profile_id}"
+    assert pausing.suppressions.screen([address, erased]) == (None, None)
+    pausing.suppressions.put(Suppression(erased, "erased", "2026-03-01T12:00:00Z"))
+    assert pausing.suppressions.screen([address, erased]).entry.reason == "erased"
+    pausing.suppressions.put(Suppression(address, "bounce", "2026-03-01T12:00:00Z"))
+    assert pausing.suppressions.screen([address, erased]).entry.reason == "bounce"
+    assert pausing.control.pause(_pause()) == _pause()
+    assert pausing.control.pause(_pause("pause-2")) == _pause()  # the first pause stands
+    assert pausing.suppressions.screen([address]).pause == _pause() == pausing.control.pause_state()
+    assert pausing.control.resume() == _pause() and pausing.control.resume() is None
+    assert pausing.suppressions.screen([address]).pause is None
+
+
+def test_a_message_is_held_once_per_pause_with_its_status_and_never_after_its_key_was_reserved(pausing, profile_id):
+    request = _request(profile_id)
+    assert pausing.control.hold(request, _pause(), _held_status(request)) == "resumed"  # not paused
+    pausing.control.pause(_pause())
+    assert pausing.control.hold(request, _pause(), _held_status(request)) == "held"
+    assert pausing.control.hold(request, _pause(), _held_status(request)) == "already_held"
+    assert pausing.ledger.get_message_status(request.message_id).state == "held"
+    other = _request(profile_id, key="k2", message_id="m-2")
+    pausing.ledger.reserve_send(other.send_key, other.message_id, NOW, profile_id=profile_id)
+    assert pausing.control.hold(other, _pause(), _held_status(other)) == "duplicate"
+    assert pausing.ledger.get_message_status(other.message_id) is None
+
+
+def test_held_messages_are_paged_and_forgotten_only_under_the_pause_they_were_read_with(pausing, profile_id):
+    pausing.control.pause(_pause())
+    requests = [_request(profile_id, key=f"k{n}", message_id=f"m{n}") for n in range(3)]
+    for request in requests:
+        pausing.control.hold(request, _pause(), _held_status(request))
+    first, after = pausing.control.held_page(None, 2)
+    rest, end = pausing.control.held_page(after, 2)
+    assert end is None and len(first) == 2
+    assert sorted(h.request.send_key for h in first + rest) == sorted(r.send_key for r in requests)
+    assert pausing.control.held_count() == 3
+    pausing.control.resume()
+    pausing.control.pause(_pause("pause-2"))
+    again = first[0].request
+    assert pausing.control.hold(again, _pause("pause-2"), _held_status(again)) == "held"  # taken over
+    assert pausing.control.unhold(first[0]) is False  # read under pause-1: it stays
+    assert pausing.control.unhold(first[1]) is True and pausing.control.unhold(first[1]) is False
+    assert pausing.control.held_count() == 2
+
+
+def test_a_persons_records_are_found_and_forgotten(pausing, profile_id):
+    from closedloop.privacy import Record
+    from closedloop.suppression import Suppression
+
+    address = f"{profile_id}@example.net"
+    pausing.profiles.save(change(profile_id), NOW, None)
+    if hasattr(pausing.profiles, "record_activity"):
+        pausing.profiles.record_activity(click(profile_id), None, 0)
+    else:
+        services.activity_log().record_activity(click(profile_id), None, 0)
+    request = _request(profile_id)
+    pausing.ledger.reserve_send(request.send_key, request.message_id, NOW, profile_id=profile_id)
+    pausing.ledger.put_message_status(_held_status(request)._replace(state="queued"))
+    pausing.ledger.claim_threshold("travel-offers", profile_id, NOW)
+    pausing.suppressions.put(Suppression(address, "manual", "2026-03-01T12:00:00Z"))
+    pausing.suppressions.note_transient_bounce(address, "ses-1", NOW, 0)
+    pausing.control.pause(_pause())
+    held = _request(profile_id, key="k9", message_id="m9")
+    pausing.control.hold(held, _pause(), _held_status(held))
+
+    found = list(pausing.records.records(profile_id, address))
+    assert all(isinstance(r, Record) for r in found)
+    assert sorted(r.kind for r in found) == sorted(
+        ["email_claim", "suppression", "bounces", "send", "message", "message", "threshold", "click", "held"]
+    )
+    assert {r.data["email"] for r in found if r.kind == "email_claim"} == {address}
+    assert pausing.records.forget(found) == len(found)
+    assert list(pausing.records.records(profile_id, address)) == []
+    assert pausing.records.forget_profile(profile_id) is True and pausing.records.forget_profile(profile_id) is False
+    assert pausing.profiles.get(profile_id, consistent=True) is None

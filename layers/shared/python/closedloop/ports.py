@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -10,9 +10,11 @@ from closedloop.values import Activity, ClickRecord, DueEntry, Link, MessageStat
 
 if TYPE_CHECKING:
     from closedloop.mail import OutgoingMail
+    from closedloop.pause import Held, Pause
+    from closedloop.privacy import Record
     from closedloop.profiles import Profile, ProfileChange
     from closedloop.sending import SendRequest
-    from closedloop.suppression import Suppression
+    from closedloop.suppression import Screen, Suppression
 
 
 class ProfileStore(Protocol):
@@ -75,8 +77,9 @@ class LinkSets(Protocol):
 class Ledger(Protocol):
     """Conditional writes keyed by business keys: the memory that makes effects exactly-once."""
 
-    def reserve_send(self, send_key: str, message_id: str, now: datetime) -> bool:
-        """True if this call reserved the key; False if any earlier attempt did."""
+    def reserve_send(self, send_key: str, message_id: str, now: datetime, profile_id: str | None = None) -> bool:
+        """True if this call reserved the key; False if any earlier attempt did. `profile_id` is recorded with the
+        key so a GDPR erasure finds it."""
 
     def release_send(self, send_key: str) -> None:
         """Forget a reservation whose send provably did not happen (the provider refused it)."""
@@ -113,6 +116,56 @@ class Suppressions(Protocol):
     def note_transient_bounce(self, address: str, mail_id: str, at: datetime, expires_at: int) -> dict[str, str]:
         """Remember that mail `mail_id` bounced transiently at `at` (idempotent by mail id) until `expires_at`
         (epoch seconds); returns every remembered bounce of the address: mail id -> ISO instant."""
+
+    def screen(self, keys: Sequence[str]) -> Screen:
+        """The first entry stored under `keys` (an address, then its erased hashes) and the sending pause, in one
+        strongly consistent read (the send gate's)."""
+
+
+class SendingControl(Protocol):
+    """The sending pause (closedloop.pause) and the marketing messages it holds."""
+
+    def pause_state(self) -> Pause | None:
+        """The pause in force (strongly consistent), None while sending runs."""
+
+    def pause(self, pause: Pause) -> Pause:
+        """Pause sending unless paused already; returns the pause in force (an existing one stands)."""
+
+    def resume(self) -> Pause | None:
+        """End the pause; returns the one that ended (None: sending was running)."""
+
+    def hold(self, request: SendRequest, pause: Pause, status: MessageStatus) -> str:
+        """Hold a message under `pause` with its status, atomically, if the pause still stands and the send key was
+        never reserved. 'held', 'already_held' (held under this pause before: nothing changes), 'duplicate' (the
+        send key is reserved: an earlier attempt went out) or 'resumed' (the pause ended: send it now)."""
+
+    def held_count(self) -> int: ...
+
+    def held_page(self, after: str | None, limit: int) -> tuple[list[Held], str | None]:
+        """Up to `limit` held messages after the opaque cursor `after`; the next cursor (None: the last page)."""
+
+    def unhold(self, held: Held) -> bool:
+        """Forget a held message if it is still held under the pause it was read with; False if not."""
+
+
+class ReleaseQueue(Protocol):
+    def enqueue(self, job: dict) -> None:
+        """Queue a release job ({"after": cursor or None})."""
+
+
+class PersonalRecords(Protocol):
+    """Everything stored about one person besides the profile item (closedloop.privacy): activity, ledger records
+    naming the profile (address claim, message statuses, send keys, threshold claims), held messages, and what is
+    kept by their address (suppression entry, transient bounces)."""
+
+    def records(self, profile_id: str, address: str) -> Iterator[Record]:
+        """Every record, read page by page (strongly consistent where the store allows)."""
+
+    def forget(self, records: Iterable[Record]) -> int:
+        """Delete these records (idempotent: a record already gone is fine); how many were deleted."""
+
+    def forget_profile(self, profile_id: str) -> bool:
+        """Delete the profile item itself; False if there was none."""
 
 
 class Mailer(Protocol):

@@ -1,6 +1,7 @@
 """The send gate. Every message on every channel passes here, in this order:
 
-consent -> suppression -> (frequency caps: a later issue) -> render and build MIME -> idempotency ledger -> provider.
+consent -> suppression and pause (one read) -> (frequency caps: a later issue) -> render and build MIME ->
+idempotency ledger -> provider.
 
 Everything that can fail without the provider happens before the ledger reservation, so a broken template or an
 unwritable header leaves nothing behind and is recorded as the message's outcome, never retried. After the
@@ -26,8 +27,18 @@ from closedloop.errors import (
     TemplateNotFound,
 )
 from closedloop.mail import OutgoingMail
-from closedloop.ports import Ledger, LinkSets, Mailer, MessageStatus, ProfileStore, SendQueue, Suppressions
+from closedloop.ports import (
+    Ledger,
+    LinkSets,
+    Mailer,
+    MessageStatus,
+    ProfileStore,
+    SendingControl,
+    SendQueue,
+    Suppressions,
+)
 from closedloop.profiles import Profile
+from closedloop.suppression import ErasureKeys, screen
 from closedloop.tokens import new_message_id
 from closedloop.validation import normalise_email
 
@@ -70,6 +81,7 @@ class Outcome(str, Enum):
     NO_CONSENT = "skipped_no_consent"
     SUPPRESSED = "skipped_suppressed"
     DUPLICATE = "skipped_duplicate"
+    HELD = "held"
     DEFERRED = "deferred_throttled"
     FAILED_RENDER = "failed_render"
     FAILED_REJECTED = "failed_rejected"
@@ -104,8 +116,13 @@ def send(
     mailer: Mailer,
     queue: SendQueue,
     now: datetime,
+    erasure: ErasureKeys | None = None,
+    control: SendingControl | None = None,
 ) -> SendResult:
-    """Take one send request through the gate. Raises only when a retry of the whole request may help."""
+    """Take one send request through the gate. Raises only when a retry of the whole request may help.
+
+    `erasure` lets the gate recognise erased addresses by their keyed hash; `control` holds marketing mail while
+    sending is paused (functions/sender passes both)."""
 
     def status(state: str, reason: str | None = None, provider_id: str | None = None) -> MessageStatus:
         return MessageStatus(
@@ -122,9 +139,17 @@ def send(
         return finished(Outcome.NO_PROFILE, "skipped", "no_profile")
     if not profile.subscribed and not request.transactional:
         return finished(Outcome.NO_CONSENT, "skipped", "no_consent")
-    # A bounced or complaining mailbox gets nothing, whichever profile holds the address (one GetItem).
-    if suppressions.get(normalise_email(profile.email)) is not None:
+    # A bounced, complaining or erased mailbox gets nothing, whichever profile holds the address; a sending pause
+    # holds marketing mail. One strongly consistent BatchGetItem reads both (closedloop.suppression.screen).
+    screened = screen(normalise_email(profile.email), suppressions, erasure)
+    if screened.entry is not None:
         return finished(Outcome.SUPPRESSED, "skipped", "suppressed")
+    if screened.pause is not None and control is not None and not request.transactional:
+        held = control.hold(request, screened.pause, status("held", "sending_paused"))
+        if held == "duplicate":
+            return SendResult(Outcome.DUPLICATE)  # an earlier attempt reserved the key: its status stands
+        if held != "resumed":  # held (once, however often the queue delivers it); "resumed": send it now
+            return SendResult(Outcome.HELD, "sending_paused")
     try:
         mail, links = renderer.render(request, profile)
         raw = mail.mime(now)
@@ -132,7 +157,7 @@ def send(
         return finished(Outcome.FAILED_RENDER, "failed", f"{error.code}: {error.message}")
     if links.links:
         link_sets.put(links.link_set, links.links)
-    if not ledger.reserve_send(request.send_key, request.message_id, now):
+    if not ledger.reserve_send(request.send_key, request.message_id, now, profile_id=request.profile_id):
         return SendResult(Outcome.DUPLICATE)  # the first attempt's status stands
     try:
         provider_id = mailer.send(mail, raw)

@@ -103,6 +103,27 @@ def reaction_queue():
 
 
 @lru_cache(maxsize=1)
+def sending_control():
+    from closedloop.adapters.pausing import DynamoSendingControl
+
+    return DynamoSendingControl(settings())
+
+
+@lru_cache(maxsize=1)
+def release_queue():
+    from closedloop.adapters.pausing import SqsReleaseQueue
+
+    return SqsReleaseQueue(settings())
+
+
+@lru_cache(maxsize=1)
+def personal_records():
+    from closedloop.adapters.personal import DynamoPersonalRecords
+
+    return DynamoPersonalRecords(settings())
+
+
+@lru_cache(maxsize=1)
 def mailer():
     from closedloop.adapters.ses import SesMailer
 
@@ -137,6 +158,20 @@ def verified(check: Callable[[TokenSigner], T]) -> T:
             raise
         _last_key_refresh = time.monotonic()
         return check(signer(force_fetch=True))
+
+
+_erasure: tuple[dict, object] | None = None
+
+
+def erasure_keys():
+    """The keys of erased-address hashes (closedloop.suppression.ErasureKeys), rebuilt when the secret changes."""
+    global _erasure
+    from closedloop.suppression import ErasureKeys
+
+    secret = _secret(settings().erasure_key_secret)
+    if _erasure is None or _erasure[0] is not secret:
+        _erasure = (secret, ErasureKeys.from_secret(secret))
+    return _erasure[1]
 
 
 def api_key() -> str:
@@ -215,10 +250,13 @@ def reset() -> None:
         send_queue,
         reaction_queue,
         mailer,
+        sending_control,
+        release_queue,
+        personal_records,
     ):
         factory.cache_clear()
     load_config.cache_clear()
     parameters.clear_caches()
     use_clock(SystemClock())
-    global _last_key_refresh, _signer
-    _last_key_refresh, _signer = float("-inf"), None
+    global _last_key_refresh, _signer, _erasure
+    _last_key_refresh, _signer, _erasure = float("-inf"), None, None

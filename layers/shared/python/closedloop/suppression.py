@@ -8,6 +8,10 @@ reads, adds and lifts them through the admin API (closedloop.api.suppressions).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import re
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -16,10 +20,14 @@ from closedloop.errors import InvalidInput, SuppressionNotFound
 from closedloop.validation import is_email, normalise_email
 
 if TYPE_CHECKING:
+    from closedloop.pause import Pause
     from closedloop.ports import Suppressions
 
 # Why an address is suppressed. `bounce` and `complaint` come from SES feedback, `manual` from the admin API.
 REASONS = ("bounce", "complaint", "manual")
+# A GDPR erasure leaves only a keyed hash of the address on the list, with this reason (closedloop.privacy).
+ERASED = "erased"
+_KEY_ID = re.compile(r"^[A-Za-z0-9]{1,8}$")
 
 
 class Suppression(NamedTuple):
@@ -63,8 +71,8 @@ def by_hand(store: Suppressions, address: str, reason: str, now: datetime) -> Su
     return entry
 
 
-def entry(store: Suppressions, address: str) -> Suppression:
-    found = store.get(address)
+def entry(store: Suppressions, address: str, erasure: ErasureKeys | None = None) -> Suppression:
+    found = blocked(address, store, erasure) if erasure else store.get(address)
     if found is None:
         raise SuppressionNotFound("this address is not suppressed")
     return found
@@ -75,9 +83,76 @@ def lift(store: Suppressions, address: str) -> None:
         raise SuppressionNotFound("this address is not suppressed")
 
 
-def of_profile_address(store: Suppressions, email: str | None) -> dict | None:
-    """What GET /v1/profiles shows as `suppression`: None or {"reason", "at"}."""
+def of_profile_address(store: Suppressions, email: str | None, erasure: ErasureKeys | None = None) -> dict | None:
+    """What GET /v1/profiles shows as `suppression`: None or {"reason", "at"} (with `erasure`: an erased entry too)."""
     if not email:
         return None
-    found = store.get(normalise_email(email))
+    address = normalise_email(email)
+    found = blocked(address, store, erasure) if erasure else store.get(address)
     return found.to_api() if found else None
+
+
+# --- erased addresses -------------------------------------------------------------------------------------------
+
+
+class ErasureKeys(NamedTuple):
+    """HMAC-SHA256 keys of erased addresses, by key id: `current` writes, every listed key is checked.
+
+    An erased person's address must never be stored, yet must stay recognisable: the list keeps
+    `erased:<key id>:<hex HMAC of the normalised address>`. Keep every key id for good: an entry made with a
+    removed key no longer matches anybody.
+    """
+
+    current: str
+    keys: dict[str, bytes]
+
+    @classmethod
+    def from_secret(cls, secret: dict[str, str]) -> ErasureKeys:
+        """Read the secret's shape {"current": "e1", "e1": "..."}."""
+        current = secret.get("current", "")
+        keys = {kid: value.encode() for kid, value in secret.items() if kid != "current"}
+        if current not in keys or not all(_KEY_ID.match(kid) for kid in keys):
+            raise ValueError("the erasure key secret needs 'current' naming one of its key ids (letters and digits)")
+        return cls(current=current, keys=keys)
+
+    def entry_key(self, address: str, kid: str | None = None) -> str:
+        """The suppression list key standing for this (normalised) address under one key (default: current)."""
+        kid = kid or self.current
+        digest = hmac.new(self.keys[kid], address.encode(), hashlib.sha256).hexdigest()
+        return f"{ERASED}:{kid}:{digest}"
+
+    def entry_keys(self, address: str) -> list[str]:
+        """The keys under which an erasure of this address may be stored: one per key id, current first."""
+        return [self.entry_key(address, kid) for kid in sorted(self.keys, key=lambda kid: kid != self.current)]
+
+
+class Screen(NamedTuple):
+    """What may stop a send to one address: the suppression entry refusing it (its own or its erased hash's)
+    and the sending pause in force (None: sending runs)."""
+
+    entry: Suppression | None
+    pause: Pause | None
+
+
+def screen(address: str, store: Suppressions, erasure: ErasureKeys | None) -> Screen:
+    """The address's suppression entry, the entries of its erased hashes and the sending pause, in one strongly
+    consistent read (the send gate's; see ARCHITECTURE.md "The sending pause")."""
+    keys: Sequence[str] = (address, *(erasure.entry_keys(address) if erasure else ()))
+    return store.screen(keys)
+
+
+def blocked(address: str, store: Suppressions, erasure: ErasureKeys | None) -> Suppression | None:
+    """THE check whether a normalised address may receive mail: the entry that refuses it, by the address itself
+    (bounce, complaint, manual) or by its keyed hash (erased), else None. The send gate and the CSV import use it."""
+    return screen(address, store, erasure).entry
+
+
+def erase_address(store: Suppressions, address: str, erasure: ErasureKeys, now: datetime) -> bool:
+    """Put the erased hash of a normalised address on the list (an existing one stands); False if it was there."""
+    return store.put(Suppression(erasure.entry_key(address), ERASED, isoformat(now)), only_if_new=True)
+
+
+def lift_erasure(address: str, store: Suppressions, erasure: ErasureKeys) -> bool:
+    """Lift an erasure: the person's own new double opt-in (their confirm step) calls this, nothing else may.
+    True if an erased entry of the address was removed."""
+    return any([store.delete(key) for key in erasure.entry_keys(address)])

@@ -12,7 +12,7 @@ of a table it is not wired to.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from functools import cached_property, lru_cache
 
@@ -28,7 +28,7 @@ from closedloop.due import all_shards, shard_of
 from closedloop.errors import ConcurrentUpdate, EmailTaken
 from closedloop.profiles import Profile, ProfileChange
 from closedloop.settings import Settings
-from closedloop.suppression import Suppression
+from closedloop.suppression import Screen, Suppression
 from closedloop.values import DueEntry, MessageStatus
 
 SEND_RETENTION_DAYS = 400  # the send ledger outlives any retry and any yearly occasion key
@@ -310,10 +310,15 @@ class DynamoLedger:
     def _m(self) -> type[Model]:
         return ledger_model(self._settings.ledger_table)
 
-    def reserve_send(self, send_key: str, message_id: str, now: datetime) -> bool:
+    def reserve_send(self, send_key: str, message_id: str, now: datetime, profile_id: str | None = None) -> bool:
         expires = int(now.timestamp()) + SEND_RETENTION_DAYS * 86400
         item = self._m(
-            f"send#{send_key}", state="reserved", message_id=message_id, at=isoformat(now), expires_at=expires
+            f"send#{send_key}",
+            state="reserved",
+            message_id=message_id,
+            at=isoformat(now),
+            expires_at=expires,
+            profile_id=profile_id,  # the by_profile index finds it for a GDPR export or erasure
         )
         return self._put_new(item)
 
@@ -361,11 +366,17 @@ class DynamoLedger:
     def _status_item(self, status: MessageStatus) -> Model:
         expires = int(parse_instant(status.at).timestamp()) + SEND_RETENTION_DAYS * 86400
         body = json.dumps(status._asdict(), separators=(",", ":"))
-        return self._m(f"message#{status.message_id}", state=status.state, body=body, expires_at=expires)
+        return self._m(
+            f"message#{status.message_id}",
+            state=status.state,
+            body=body,
+            expires_at=expires,
+            profile_id=status.profile_id,  # the by_profile index finds it for a GDPR export or erasure
+        )
 
     def claim_threshold(self, rule_id: str, profile_id: str, now: datetime) -> str:
         key = f"threshold#{rule_id}#{profile_id}"
-        if self._put_new(self._m(key, state="pending", at=isoformat(now))):
+        if self._put_new(self._m(key, state="pending", at=isoformat(now), profile_id=profile_id)):
             return "claimed"
         item = self._m.get(key, consistent_read=True)
         return "published" if item.state == "published" else f"pending:{item.at}"
@@ -395,6 +406,12 @@ class DynamoSuppressions:
     def _m(self) -> type[Model]:
         return ledger_model(self._settings.ledger_table)
 
+    @cached_property
+    def _client(self):
+        from closedloop.adapters.activity import _client
+
+        return _client()
+
     def get(self, address: str) -> Suppression | None:
         try:
             item = self._m.get(f"suppressed#{address}", consistent_read=True)
@@ -421,6 +438,23 @@ class DynamoSuppressions:
                 return False
             raise
 
+    def screen(self, keys: Sequence[str]) -> Screen:
+        """One strongly consistent BatchGetItem: `suppressed#<key>` for each key, and the sending pause."""
+        from closedloop.adapters.pausing import STATE_KEY, pause_of
+
+        wanted = [{"pk": {"S": f"suppressed#{key}"}} for key in keys] + [{"pk": {"S": STATE_KEY}}]
+        found = batch_get(self._client, self._settings.ledger_table, wanted)
+        entries = {item["pk"]["S"]: item for item in found}
+        entry = next(
+            (
+                Suppression(key, entries[f"suppressed#{key}"]["reason"]["S"], entries[f"suppressed#{key}"]["at"]["S"])
+                for key in keys
+                if f"suppressed#{key}" in entries
+            ),
+            None,
+        )
+        return Screen(entry, pause_of(entries.get(STATE_KEY)))
+
     def note_transient_bounce(self, address: str, mail_id: str, at: datetime, expires_at: int) -> dict[str, str]:
         m = self._m
         item = m(f"bounces#{address}")
@@ -430,3 +464,14 @@ class DynamoSuppressions:
             mail, _, instant = entry.rpartition(" ")
             seen[mail] = min(seen.get(mail, instant), instant)  # the same mail twice counts once, at its first
         return seen
+
+
+def batch_get(client, table: str, keys: list[dict]) -> list[dict]:
+    """Items (low-level form) under up to 100 keys of one table, strongly consistent, in one BatchGetItem (again
+    only for keys DynamoDB leaves unprocessed under throttling)."""
+    found, pending = [], {table: {"Keys": keys, "ConsistentRead": True}}
+    while pending:
+        response = client.batch_get_item(RequestItems=pending)
+        found += response.get("Responses", {}).get(table, [])
+        pending = response.get("UnprocessedKeys") or {}
+    return found

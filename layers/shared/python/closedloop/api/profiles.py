@@ -39,4 +39,5 @@ def get_profile(profile_id: str) -> Response:
 
 def _shown(profile: profiles.Profile) -> dict:
     """A profile as GET answers it: with its address's suppression (one more GetItem), null when there is none."""
-    return {**profile.to_api(), "suppression": suppression.of_profile_address(services.suppressions(), profile.email)}
+    shown = suppression.of_profile_address(services.suppressions(), profile.email, services.erasure_keys())
+    return {**profile.to_api(), "suppression": shown}

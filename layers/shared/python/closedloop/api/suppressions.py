@@ -17,7 +17,8 @@ def _address(email: str) -> str:
 
 @router.get("/v1/suppressions/<email>")
 def get_suppression(email: str) -> Response:
-    return json_response(200, suppression.entry(services.suppressions(), _address(email)).to_api())
+    entry = suppression.entry(services.suppressions(), _address(email), services.erasure_keys())
+    return json_response(200, entry.to_api())
 
 
 @router.put("/v1/suppressions/<email>")
