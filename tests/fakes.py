@@ -45,6 +45,7 @@ class FakeProfiles:
             dict(item.get("revenue", {})),
             item.get("last_purchase_at"),
             item.get("cart"),
+            list(item["topics"]) if item.get("topics") is not None else None,
         )
 
     def save(self, change: ProfileChange, now: datetime, existing: Profile | None) -> tuple[Profile, bool]:
@@ -59,6 +60,8 @@ class FakeProfiles:
         item = self.items.setdefault(change.profile_id, {"interests": {}, "created_at": isoformat(now)})
         if change.consent:
             item["consent"] = change.consent
+        if change.topics is not None:
+            item["topics"] = list(change.topics)
         item.update(
             email=change.email,
             status=change.status,
@@ -148,6 +151,13 @@ class FakeProfiles:
         item.update(status=status, consent=consent, updated_at=isoformat(now), version=item.get("version", 0) + 1)
         if status != "subscribed":
             item["birthday"] = item["idle"] = None
+        return True
+
+    def set_topics(self, profile_id: str, topics: tuple[str, ...], now: datetime) -> bool:
+        item = self.items.get(profile_id)
+        if item is None:
+            return False
+        item.update(topics=list(topics), updated_at=isoformat(now), version=item.get("version", 0) + 1)
         return True
 
 
@@ -312,3 +322,28 @@ class FakeSuppressions:
         seen = self.bounces.setdefault(address, {})
         seen[mail_id] = min(seen.get(mail_id, isoformat(at)), isoformat(at))
         return dict(seen)
+
+
+class FakeSignups:
+    """Confirmation-mail slots by address and confirmation claims (closedloop.adapters.signups)."""
+
+    def __init__(self) -> None:
+        self.slots: dict[str, list[datetime | None]] = {}
+        self.claims: dict[str, str] = {}
+
+    def take_confirmation_slot(self, address: str, now: datetime, slots: int, window_seconds: int) -> bool:
+        used = self.slots.setdefault(address, [None] * slots)
+        for n, at in enumerate(used):
+            if at is None or (now - at).total_seconds() >= window_seconds:
+                used[n] = now
+                return True
+        return False
+
+    def claim_confirmation(self, token_key: str, now: datetime) -> str:
+        if token_key not in self.claims:
+            self.claims[token_key] = "pending"
+            return "claimed"
+        return self.claims[token_key]
+
+    def mark_confirmation_published(self, token_key: str) -> None:
+        self.claims[token_key] = "published"

@@ -68,6 +68,7 @@ class Outcome(str, Enum):
     SENT = "sent"
     NO_PROFILE = "skipped_no_profile"
     NO_CONSENT = "skipped_no_consent"
+    TOPIC_LEFT = "skipped_topic"
     SUPPRESSED = "skipped_suppressed"
     DUPLICATE = "skipped_duplicate"
     DEFERRED = "deferred_throttled"
@@ -122,6 +123,8 @@ def send(
         return finished(Outcome.NO_PROFILE, "skipped", "no_profile")
     if not profile.subscribed and not request.transactional:
         return finished(Outcome.NO_CONSENT, "skipped", "no_consent")
+    if request.topic and not request.transactional and not profile.receives(request.topic):
+        return finished(Outcome.TOPIC_LEFT, "skipped", "topic_left")
     # A bounced or complaining mailbox gets nothing, whichever profile holds the address (one GetItem).
     if suppressions.get(normalise_email(profile.email)) is not None:
         return finished(Outcome.SUPPRESSED, "skipped", "suppressed")

@@ -82,6 +82,13 @@ def suppressions():
 
 
 @lru_cache(maxsize=1)
+def signups():
+    from closedloop.adapters.signups import DynamoSignups
+
+    return DynamoSignups(settings())
+
+
+@lru_cache(maxsize=1)
 def publisher():
     from closedloop.adapters.aws import EventBridgePublisher
 
@@ -205,6 +212,7 @@ def reset() -> None:
         send_queue,
         activity_queue,
         mailer,
+        signups,
     ):
         factory.cache_clear()
     load_config.cache_clear()
