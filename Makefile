@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help demo demo-live test unit integration infra e2e content local synth deploy lint bench layers clean spamassassin
+.PHONY: help demo demo-live test unit integration infra e2e content local synth deploy lint bench layers clean spamassassin chromium browser
 
 help:
 	@echo "make demo   - tell the closed-loop story on the local runtime (no AWS account needed)"
@@ -36,6 +36,13 @@ spamassassin:
 	  echo "installing spamassassin (Debian package, for the content check) ..."; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq spamassassin >/dev/null; }
 
+# The browser tests (tests/browser) drive Debian's chromium with the playwright package: no browser download.
+chromium:
+	@command -v chromium >/dev/null || { \
+	  command -v apt-get >/dev/null || { echo "make test needs chromium (apt-get install chromium)"; exit 1; }; \
+	  echo "installing chromium (Debian package, for the browser tests) ..."; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
 demo: $(STAMP)
 	$(VENV)/bin/closedloop demo
 
@@ -46,7 +53,7 @@ demo-live: $(STAMP)
 local: $(STAMP)
 	$(VENV)/bin/closedloop local --port 8080
 
-test: $(STAMP) node_modules/.installed spamassassin
+test: $(STAMP) node_modules/.installed spamassassin chromium
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest tests
@@ -62,6 +69,9 @@ infra: $(STAMP) node_modules/.installed
 
 e2e: $(STAMP)
 	$(PY) -m pytest tests/e2e
+
+browser: $(STAMP) chromium
+	$(PY) -m pytest tests/browser
 
 content: $(STAMP) spamassassin
 	$(PY) -m pytest tests/content

@@ -17,6 +17,7 @@ import random
 import re
 import sys
 import time
+import urllib.parse
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -57,6 +58,7 @@ NAMES = (
     "Amara",
 )
 TRAVELLER, CAR_LOVER = "p-travel", "p-cars"
+NEWCOMER = "nia@example.net"  # signs up through the public form (double opt-in)
 LIVE_PORT = 8080  # --keep-running: a port to remember, as `make local` uses
 LIVE_COMMAND = "make demo-live"
 # Born on the story's birthday date; the last one on 29 February, celebrated on the 28th in 2026.
@@ -164,6 +166,8 @@ class Story:
         self.scanner()
         self.birthdays()
         self.silence()
+        self.double_opt_in()
+        self.preference_unsubscribe()
         self.summary()
 
     def newsletter(self) -> None:
@@ -276,6 +280,58 @@ class Story:
         # Ada clicked on 28 February, so she is not silent for 60 days yet; everyone else is.
         expected = sorted(email(p) for p in self.people if p != TRAVELLER)
         self.run_twice("we-miss-you", expected)
+
+    def double_opt_in(self) -> None:
+        self.chapter("Nia signs up on the website: a double opt-in")
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        body = urllib.parse.urlencode({"email": NEWCOMER, "first_name": "Nia", "topics": ["travel", "tips"]}, True)
+        answer = self.c.request("POST", "/subscribe", body.encode(), auth=False, headers=form)
+        check(answer.status == 200, f"POST /subscribe answered {answer}")
+        self.say("POST /subscribe (the site's form: email, first_name, topics travel + tips) -> 200 'Check your inbox'")
+        self.drain()
+        confirms = self.c.outbox(to=NEWCOMER, template="confirm")
+        check(len(confirms) == 1, f"expected one confirm mail, the outbox has {len(confirms)}")
+        check("List-Unsubscribe" not in confirms[0]["headers"], "the confirm mail carries an unsubscribe header")
+        link = re.search(r"https?://\S+/c/[A-Za-z0-9._~:-]+", confirms[0]["text"]).group(0)
+        self.say(f"the confirm mail is in the outbox (transactional: no unsubscribe link), linking {short(link)}")
+        page = self.c.request("GET", link, auth=False)
+        pending = self.c.ok("GET", f"/v1/profiles?email={NEWCOMER}")
+        check(page.status == 200 and b"Confirm" in page.body, f"GET of the confirm link answered {page}")
+        check(pending["status"] == "pending", f"showing the confirm page changed the profile: {pending['status']}")
+        self.say("GET of the link (what a link scanner does) shows a Confirm button; the profile stays pending")
+        posts = [self.c.request("POST", link, b"", auth=False, headers=form).status for _ in range(2)]
+        check(posts == [200, 200], f"POST of the confirm link answered {posts}")
+        self.drain()
+        profile = self.c.ok("GET", f"/v1/profiles?email={NEWCOMER}")
+        welcomes = self.c.outbox(to=NEWCOMER, template="welcome")
+        check(profile["status"] == "subscribed", f"confirming left the profile {profile['status']}")
+        check(len(welcomes) == 1, f"confirming twice sent {len(welcomes)} welcome mails")
+        consent = profile["consent"]
+        self.say(f"POST twice -> subscribed, topics {profile['topics']}, one welcome mail ({welcomes[0]['subject']!r})")
+        self.say(f"consent: source {consent['source']}, at {consent['at']}, ip {consent['ip']}")
+        self.say(f"   text agreed to: {consent['text']!r}")
+        self.facts["newcomer"] = profile["profile_id"]
+
+    def preference_unsubscribe(self) -> None:
+        self.chapter("Nia leaves from the preference page")
+        (welcome,) = self.c.outbox(to=NEWCOMER, template="welcome")
+        link = re.search(r"https?://\S+/p/[A-Za-z0-9._:-]+", welcome["text"]).group(0)
+        page = self.c.request("GET", link, auth=False)
+        check(page.status == 200 and b"Unsubscribe from all" in page.body, f"the preference page answered {page}")
+        self.say(f"the welcome mail's footer links {short(link)}: her topics, and 'Unsubscribe from all'")
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        left = self.c.request("POST", link, b"action=leave", auth=False, headers=form)
+        check(left.status == 200, f"leaving answered {left}")
+        profile_id = self.facts["newcomer"]
+        profile = self.c.profile(profile_id)
+        check(
+            (profile["status"], profile["consent"]["source"]) == ("unsubscribed", "preference_page"),
+            f"leaving left the profile {profile['status']} ({profile['consent']})",
+        )
+        refused = self.c.request("PUT", f"/v1/profiles/{profile_id}", {"status": "subscribed"})
+        check(refused.status == 409, f"an integrator re-subscribed someone who left: {refused}")
+        self.say("POST action=leave -> unsubscribed (source preference_page)")
+        self.say(f"an integrator's PUT status=subscribed -> {refused.status} {refused.json()['code']}")
 
     def run_twice(self, schedule: str, expected: list[str]) -> None:
         with Progress(f"POST /_local/schedules/{schedule}/run"):

@@ -45,6 +45,7 @@ SENDS = Family(
         "sent",
         "skipped_no_profile",
         "skipped_no_consent",
+        "skipped_topic",
         "skipped_suppressed",
         "skipped_duplicate",
         "held",
@@ -110,7 +111,13 @@ BUSINESS_GRAPHS = (
         title="Mail skipped, by reason",
         metrics=tuple(
             SENDS.name(o)
-            for o in ("skipped_no_profile", "skipped_no_consent", "skipped_suppressed", "skipped_duplicate")
+            for o in (
+                "skipped_no_profile",
+                "skipped_no_consent",
+                "skipped_topic",
+                "skipped_suppressed",
+                "skipped_duplicate",
+            )
         ),
     ),
     BusinessGraph(

@@ -53,7 +53,7 @@ ACTIVITY = Table(
 )
 # Business-key ledger: send reservations, threshold claims, content-addressed link sets, address claims and the
 # suppression list share one table, told apart by key prefix (send#, threshold#, links#, email#, suppressed#,
-# bounces#).
+# bounces#; double opt-in: confirm-slot#, confirmed#).
 LEDGER = Table(
     id="ledger",
     env="LEDGER_TABLE",
@@ -421,6 +421,48 @@ WE_MISS_YOU = Function(
     timeout_s=300,
 )
 
+SUBSCRIBE = Function(
+    name="subscribe",
+    folder="subscribe",
+    description="Public sign-up (GET shows the form, POST starts a double opt-in: the same answer for every address).",
+    routes=(Route(TRACKING_API, "GET", "/subscribe"), Route(TRACKING_API, "POST", "/subscribe")),
+    # The address's claim finds its profile (ledger); a new address gets a pending profile and its claim in one
+    # transaction; the confirmation-mail slots of the address are ledger items.
+    reads=(PROFILES, LEDGER),
+    writes=(PROFILES, LEDGER),
+    sends_to=(SEND_QUEUE,),  # the confirm mail goes through the send gate (transactional)
+    secrets=(TRACKING_KEYS,),  # signs the confirm link
+    knows_urls=(TRACKING_API,),  # the confirm link points at /c/{token}
+    uses_content=True,  # config: topics and the double opt-in settings
+    timeout_s=10,
+)
+CONFIRM = Function(
+    name="confirm",
+    folder="confirm",
+    description="Public double opt-in confirmation (GET shows a Confirm button and changes nothing; POST subscribes).",
+    routes=(Route(TRACKING_API, "GET", "/c/{token}"), Route(TRACKING_API, "POST", "/c/{token}")),
+    # The profile with its consent proof and the address claim it keeps (one transaction); the confirmation claim;
+    # the erased hash of the address, which the person's own confirmation lifts (ledger, with ERASURE_KEY).
+    reads=(PROFILES, LEDGER),
+    writes=(PROFILES, LEDGER),
+    sends_to=(SEND_QUEUE,),  # the welcome mail, once per profile
+    secrets=(TRACKING_KEYS, ERASURE_KEY),
+    publishes_events=True,  # signup.confirmed
+    uses_content=True,  # config: the consent sentence, topics, the welcome template's name
+    timeout_s=10,
+)
+PREFERENCES = Function(
+    name="preferences",
+    folder="preferences",
+    description="Public preference page (GET shows the topics; POST saves them or unsubscribes from all).",
+    routes=(Route(TRACKING_API, "GET", "/p/{token}"), Route(TRACKING_API, "POST", "/p/{token}")),
+    reads=(PROFILES,),
+    writes=(PROFILES,),
+    secrets=(TRACKING_KEYS,),
+    uses_content=True,  # config: the topics
+    timeout_s=5,
+)
+
 FUNCTIONS = (
     CLICK,
     OPEN,
@@ -435,6 +477,9 @@ FUNCTIONS = (
     WE_MISS_YOU,
     RELEASE,
     REPUTATION_ALARM,
+    SUBSCRIBE,
+    CONFIRM,
+    PREFERENCES,
 )
 
 # SQS visibility must outlast every retry of the consumer's batch (AWS guidance: six times the function timeout).

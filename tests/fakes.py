@@ -48,6 +48,7 @@ class FakeProfiles:
             dict(item.get("revenue", {})),
             item.get("last_purchase_at"),
             item.get("cart"),
+            list(item["topics"]) if item.get("topics") is not None else None,
         )
 
     def save(self, change: ProfileChange, now: datetime, existing: Profile | None) -> tuple[Profile, bool]:
@@ -62,6 +63,8 @@ class FakeProfiles:
         item = self.items.setdefault(change.profile_id, {"interests": {}, "created_at": isoformat(now)})
         if change.consent:
             item["consent"] = change.consent
+        if change.topics is not None:
+            item["topics"] = list(change.topics)
         item.update(
             email=change.email,
             status=change.status,
@@ -183,6 +186,13 @@ class FakeProfiles:
         item.update(status=status, consent=consent, updated_at=isoformat(now), version=item.get("version", 0) + 1)
         if status != "subscribed":
             item["birthday"] = item["idle"] = None
+        return True
+
+    def set_topics(self, profile_id: str, topics: tuple[str, ...], now: datetime) -> bool:
+        item = self.items.get(profile_id)
+        if item is None:
+            return False
+        item.update(topics=list(topics), updated_at=isoformat(now), version=item.get("version", 0) + 1)
         return True
 
 
@@ -477,3 +487,28 @@ class FakePersonalRecords:
 
     def forget_profile(self, profile_id: str) -> bool:
         return self.profiles.items.pop(profile_id, None) is not None
+
+
+class FakeSignups:
+    """Confirmation-mail slots by address and confirmation claims (closedloop.adapters.signups)."""
+
+    def __init__(self) -> None:
+        self.slots: dict[str, list[datetime | None]] = {}
+        self.claims: dict[str, str] = {}
+
+    def take_confirmation_slot(self, address: str, now: datetime, slots: int, window_seconds: int) -> bool:
+        used = self.slots.setdefault(address, [None] * slots)
+        for n, at in enumerate(used):
+            if at is None or (now - at).total_seconds() >= window_seconds:
+                used[n] = now
+                return True
+        return False
+
+    def claim_confirmation(self, token_key: str, now: datetime) -> str:
+        if token_key not in self.claims:
+            self.claims[token_key] = "pending"
+            return "claimed"
+        return self.claims[token_key]
+
+    def mark_confirmation_published(self, token_key: str) -> None:
+        self.claims[token_key] = "published"

@@ -47,8 +47,21 @@ def render(template: str, **attributes):
     keys = TrackingKeys(current="k1", keys={"k1": b"content-check-key"})
     postal = load_config(REPO).mail.postal_address
     renderer = JinjaRenderer(TEMPLATES, TokenSigner(keys), BASE, '"closedloop" <news@example.com>', postal)
-    request = SendRequest(f"check#{template}", profile.profile_id, template, "m-sample", data.get("context", {}))
+    request = SendRequest(
+        f"check#{template}",
+        profile.profile_id,
+        template,
+        "m-sample",
+        data.get("context", {}),
+        transactional=data.get("transactional", False),
+    )
     return renderer.render(request, profile)
+
+
+# Mails the person asked for (the double opt-in confirmation): sent to addresses that are not subscribed, so they
+# carry no unsubscribe or preference link. Their sample.json says "transactional": true.
+TRANSACTIONAL = [t for t in SHIPPED if sample(t).get("transactional")]
+MARKETING = [t for t in SHIPPED if t not in TRANSACTIONAL]
 
 
 def test_the_shipped_configuration_and_templates_pass_the_content_check():
@@ -60,7 +73,27 @@ def test_every_shipped_template_has_sample_data_beside_it(template):
     assert {"profile", "context"} <= set(sample(template))
 
 
-@pytest.mark.parametrize("template", SHIPPED)
+def test_the_configured_confirmation_template_is_shipped_as_transactional():
+    assert load_config(REPO).double_opt_in.confirm_template in TRANSACTIONAL
+
+
+@pytest.mark.parametrize("template", MARKETING)
+def test_every_marketing_mail_links_to_the_preference_page_in_both_parts(template):
+    mail, _ = render(template)
+    (link,) = set(re.findall(rf"{re.escape(BASE)}/p/[A-Za-z0-9._:-]+", mail.html))
+    assert link in mail.text
+
+
+@pytest.mark.parametrize("template", TRANSACTIONAL)
+def test_a_transactional_mail_has_no_unsubscribe_or_preference_link_and_no_open_pixel(template):
+    mail, _ = render(template)
+    assert "List-Unsubscribe" not in mail.headers
+    for path in ("/u/", "/p/", "/o/"):
+        assert f"{BASE}{path}" not in mail.html + mail.text
+    assert mail.text.strip()
+
+
+@pytest.mark.parametrize("template", MARKETING)
 def test_every_shipped_mail_carries_the_unsubscribe_link_in_both_parts_and_the_one_click_headers(template):
     mail, _ = render(template)
     unsubscribe = mail.headers["List-Unsubscribe"]

@@ -145,6 +145,7 @@ def test_the_dashboard_shows_the_business_next_to_the_technical_graphs(resources
     assert graphs["Mail skipped, by reason"] == [
         "Send_skipped_no_profile",
         "Send_skipped_no_consent",
+        "Send_skipped_topic",
         "Send_skipped_suppressed",
         "Send_skipped_duplicate",
     ]

@@ -113,6 +113,9 @@ def test_exactly_the_functions_that_read_templates_or_config_use_content():
         "threshold-crossings",
         "birthday",
         "we-miss-you",
+        "subscribe",
+        "confirm",
+        "preferences",
     }
 
 

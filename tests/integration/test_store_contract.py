@@ -458,3 +458,47 @@ def test_a_persons_records_are_found_and_forgotten(pausing, profile_id):
     assert list(pausing.records.records(profile_id, address)) == []
     assert pausing.records.forget_profile(profile_id) is True and pausing.records.forget_profile(profile_id) is False
     assert pausing.profiles.get(profile_id, consistent=True) is None
+
+
+def test_topics_are_kept_by_a_save_that_does_not_name_them_and_replaced_by_one_that_does(stores, profile_id):
+    profiles, *_ = stores
+    profile, _ = profiles.save(change(profile_id), NOW, None)
+    assert profile.topics is None and profiles.get(profile_id).topics is None  # never chose: every topic
+    profile, _ = profiles.save(change(profile_id)._replace(topics=("news", "cars")), NOW, profile)
+    assert profile.topics == profiles.get(profile_id).topics == ["news", "cars"]
+    profile, _ = profiles.save(change(profile_id, city="Leeds"), NOW, profile)
+    assert profile.topics == profiles.get(profile_id).topics == ["news", "cars"]
+
+
+def test_set_topics_replaces_them_even_with_none_chosen_and_counts_as_a_write(stores, profile_id):
+    profiles, *_ = stores
+    profiles.save(change(profile_id), NOW, None)
+    assert profiles.set_topics(profile_id, (), NOW) is True
+    stored = profiles.get(profile_id, consistent=True)
+    assert (stored.topics, stored.version) == ([], 2)
+    assert profiles.set_topics(f"{profile_id}-missing", ("news",), NOW) is False
+
+
+@pytest.fixture(params=["fake", "dynamodb"])
+def signups(request, resources):
+    from tests.fakes import FakeSignups
+
+    return FakeSignups() if request.param == "fake" else services.signups()
+
+
+def test_confirmation_slots_allow_three_mails_in_any_24_hours(signups, profile_id):
+    address, day = f"{profile_id}@example.net", 86400
+    taken = [signups.take_confirmation_slot(address, NOW + timedelta(hours=n), 3, day) for n in range(4)]
+    assert taken == [True, True, True, False]
+    assert signups.take_confirmation_slot(f"x{address}", NOW, 3, day) is True
+    assert signups.take_confirmation_slot(address, NOW + timedelta(hours=23, minutes=59), 3, day) is False
+    assert signups.take_confirmation_slot(address, NOW + timedelta(hours=24), 3, day) is True
+    assert signups.take_confirmation_slot(address, NOW + timedelta(hours=24), 3, day) is False
+
+
+def test_a_confirmation_is_claimed_once_and_published_once(signups, profile_id):
+    assert signups.claim_confirmation(f"{profile_id}#t1", NOW) == "claimed"
+    assert signups.claim_confirmation(f"{profile_id}#t1", NOW) == "pending"
+    signups.mark_confirmation_published(f"{profile_id}#t1")
+    assert signups.claim_confirmation(f"{profile_id}#t1", NOW) == "published"
+    assert signups.claim_confirmation(f"{profile_id}#t2", NOW) == "claimed"

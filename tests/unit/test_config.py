@@ -65,3 +65,27 @@ def test_a_template_that_does_not_parse_fails_the_check_with_its_file_and_line(c
     (content / "templates" / "birthday" / "body.txt").write_text("Hello\n{% if %}\n")
     with pytest.raises(ConfigError, match=r"templates/birthday/body.txt, line 2"):
         check_content(content)
+
+
+@pytest.mark.parametrize(
+    "document, sentence",
+    [
+        ({"topics": [{"id": "news", "label": "News"}, {"id": "news", "label": "Again"}]}, "topic ids must be unique"),
+        ({"topics": [{"id": "News!", "label": "News"}]}, "needs an id like 'travel'"),
+        ({"topics": [{"id": "news"}]}, '[[topics]] number 1 needs "label"'),
+        ({"topics": {"id": "news"}}, "topics must be written as [[topics]] tables"),
+        ({"double_opt_in": {"link_valid_days": 0}}, "link_valid_days must be 1..30"),
+        ({"double_opt_in": {"consent_text": " "}}, "consent_text must be a sentence"),
+    ],
+)
+def test_a_mistake_in_topics_or_double_opt_in_is_named(document, sentence):
+    with pytest.raises(ConfigError) as raised:
+        parse_config(document)
+    assert sentence in str(raised.value)
+
+
+def test_topics_are_read_in_order(content):
+    from closedloop.config import load_config
+
+    load_config.cache_clear()
+    assert load_config(content).topic_ids == ("news", "travel", "cars", "tips")

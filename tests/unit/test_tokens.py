@@ -79,3 +79,39 @@ def test_a_truncated_token_is_refused(cut):
     token = SIGNER.click(CLICK)
     with pytest.raises(InvalidToken):
         SIGNER.verify_click(token[: max(0, len(token) - cut)])
+
+
+EXPIRES = 1_900_000_000
+
+
+def test_a_confirm_token_round_trips_with_its_topics_and_address(signer):
+    token = signer.verify_confirm(signer.confirm("p-0001", "ada@example.net", EXPIRES, ("travel", "cars")), 0)
+    assert (token.profile_id, token.expires, token.topics) == ("p-0001", EXPIRES, ("travel", "cars"))
+    assert signer.matches_address(token, "ada@example.net")
+    assert not signer.matches_address(token, "eve@example.net")
+    assert signer.verify_confirm(signer.confirm("p-0001", "ada@example.net", EXPIRES, None), 0).topics is None
+
+
+def test_a_confirm_token_is_no_preferences_or_unsubscribe_token_and_the_other_way_round(signer):
+    confirm = signer.confirm("p-0001", "ada@example.net", EXPIRES, None)
+    for purpose in ("preferences", "unsubscribe", "open"):
+        with pytest.raises(InvalidToken):
+            signer.verify_message(purpose, confirm)
+    preferences = signer.message("preferences", MessageToken(CLICK.message_id, "p-0001"))
+    with pytest.raises(InvalidToken):
+        signer.verify_message("unsubscribe", preferences)
+    with pytest.raises(InvalidToken):
+        signer.verify_confirm(preferences, 0)
+
+
+@pytest.mark.parametrize("field, value", [(1, "p-0002"), (2, str(EXPIRES + 86400)), (3, "news"), (4, "A" * 11)])
+def test_a_confirm_token_with_any_field_changed_is_refused(signer, field, value):
+    parts = signer.confirm("p-0001", "ada@example.net", EXPIRES, ("travel",)).split(".")
+    parts[field] = value
+    with pytest.raises(InvalidToken):
+        signer.verify_confirm(".".join(parts), 0)
+
+
+def test_an_expired_confirm_token_is_refused(signer):
+    with pytest.raises(InvalidToken, match="expired"):
+        signer.verify_confirm(signer.confirm("p-0001", "ada@example.net", EXPIRES, None), EXPIRES + 1)

@@ -18,6 +18,7 @@ from closedloop.errors import ConfigError
 
 CONFIG_FILE = "config/closedloop.toml"
 COUNTER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+TOPIC_ID = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 
 
 class ThresholdRule(NamedTuple):
@@ -93,6 +94,25 @@ class BotsConfig(NamedTuple):
     honeypot_url: str = "https://example.com/"
 
 
+class Topic(NamedTuple):
+    """A subscription topic a person may choose on the preference page; a message may name one."""
+
+    id: str
+    label: str
+
+
+class DoubleOptInConfig(NamedTuple):
+    confirm_template: str = "confirm"
+    welcome_template: str = "welcome"
+    # The exact sentence the confirm page shows above its button: what the person agrees to, kept as proof.
+    consent_text: str = (
+        "Yes, please send me e-mail on the topics I chose. I can unsubscribe or change my topics at any time "
+        "with the links in every e-mail."
+    )
+    # How long a confirmation link works.
+    link_valid_days: int = 7
+
+
 class Config(NamedTuple):
     thresholds: tuple[ThresholdRule, ...]
     birthday: BirthdayConfig
@@ -100,6 +120,12 @@ class Config(NamedTuple):
     tracking: TrackingConfig = TrackingConfig()
     mail: MailConfig = MailConfig()
     bots: BotsConfig = BotsConfig()
+    topics: tuple[Topic, ...] = ()
+    double_opt_in: DoubleOptInConfig = DoubleOptInConfig()
+
+    @property
+    def topic_ids(self) -> tuple[str, ...]:
+        return tuple(topic.id for topic in self.topics)
 
     @property
     def activity_retention_days(self) -> int:
@@ -110,6 +136,8 @@ class Config(NamedTuple):
         named = {f"[[thresholds]] {rule.id!r}": rule.template for rule in self.thresholds}
         named["[birthday]"] = self.birthday.template
         named["[we_miss_you]"] = self.we_miss_you.template
+        named["[double_opt_in] confirm_template"] = self.double_opt_in.confirm_template
+        named["[double_opt_in] welcome_template"] = self.double_opt_in.welcome_template
         return named
 
 
@@ -139,7 +167,7 @@ def _section(data: dict, shape: type[NamedTuple], where: str) -> Any:
         raise ConfigError(f"{CONFIG_FILE}: {sentence}") from error
 
 
-SECTIONS = {"thresholds", "birthday", "we_miss_you", "tracking", "mail", "bots"}
+SECTIONS = {"thresholds", "birthday", "we_miss_you", "tracking", "mail", "bots", "topics", "double_opt_in"}
 
 
 def parse_config(data: dict) -> Config:
@@ -151,6 +179,10 @@ def parse_config(data: dict) -> Config:
     if not isinstance(rules_data, list):
         raise ConfigError(f"{CONFIG_FILE}: thresholds must be written as [[thresholds]] tables")
     rules = tuple(_section(rule, ThresholdRule, f"[[thresholds]] number {n}") for n, rule in enumerate(rules_data, 1))
+    topics_data = data.get("topics", [])
+    if not isinstance(topics_data, list):
+        raise ConfigError(f"{CONFIG_FILE}: topics must be written as [[topics]] tables")
+    topics = tuple(_section(topic, Topic, f"[[topics]] number {n}") for n, topic in enumerate(topics_data, 1))
     config = Config(
         thresholds=rules,
         birthday=_section(data.get("birthday", {}), BirthdayConfig, "[birthday]"),
@@ -158,6 +190,8 @@ def parse_config(data: dict) -> Config:
         tracking=_section(data.get("tracking", {}), TrackingConfig, "[tracking]"),
         mail=_section(data.get("mail", {}), MailConfig, "[mail]"),
         bots=_section(data.get("bots", {}), BotsConfig, "[bots]"),
+        topics=topics,
+        double_opt_in=_section(data.get("double_opt_in", {}), DoubleOptInConfig, "[double_opt_in]"),
     )
     _check_values(config)
     return config
@@ -183,6 +217,7 @@ def _check_values(config: Config) -> None:
     if any(len(line) > 200 for line in config.mail.postal_address.splitlines()):
         raise ConfigError(f"{CONFIG_FILE}: mail postal_address lines must be at most 200 characters")
     _check_bots(config.bots)
+    _check_topics(config)
 
 
 def _check_bots(bots: BotsConfig) -> None:
@@ -195,6 +230,22 @@ def _check_bots(bots: BotsConfig) -> None:
         raise ConfigError(f"{CONFIG_FILE}: bots user_agents must be non-empty lower-case text")
     if not re.match(r"^https?://[^\s/]+", bots.honeypot_url):
         raise ConfigError(f"{CONFIG_FILE}: bots honeypot_url must be an absolute http(s) URL")
+
+
+def _check_topics(config: Config) -> None:
+    ids = config.topic_ids
+    if len(ids) != len(set(ids)):
+        raise ConfigError(f"{CONFIG_FILE}: topic ids must be unique")
+    for topic in config.topics:
+        if not TOPIC_ID.match(topic.id):
+            raise ConfigError(f"{CONFIG_FILE}: topic {topic.id!r} needs an id like 'travel' (a-z, 0-9, _ or -)")
+        if not topic.label.strip() or len(topic.label) > 80 or len(topic.label.splitlines()) > 1:
+            raise ConfigError(f"{CONFIG_FILE}: topic {topic.id!r} needs a label of one line, at most 80 characters")
+    text = config.double_opt_in.consent_text
+    if not text.strip() or len(text) > 500:
+        raise ConfigError(f"{CONFIG_FILE}: double_opt_in consent_text must be a sentence of at most 500 characters")
+    if not 1 <= config.double_opt_in.link_valid_days <= 30:
+        raise ConfigError(f"{CONFIG_FILE}: double_opt_in link_valid_days must be 1..30")
 
 
 @lru_cache(maxsize=4)

@@ -117,3 +117,15 @@ class DependencyFailed(ClosedloopError):
 
     code = "dependency_failed"
     status = 503
+
+
+class BodyTooLarge(ClosedloopError):
+    """A public form's body beyond its limit (the admin API's own limit is closedloop.api.body.PayloadTooLarge)."""
+
+    code = "payload_too_large"
+    status = 413
+
+
+class UnsupportedMediaType(ClosedloopError):
+    code = "unsupported_media_type"
+    status = 415

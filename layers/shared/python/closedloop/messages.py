@@ -29,10 +29,23 @@ from closedloop.validation import business_key, fields_of
 
 
 def request_message(
-    body: object, *, profiles: ProfileStore, ledger: Ledger, queue: SendQueue, preview: Renderer, now: datetime
+    body: object,
+    *,
+    profiles: ProfileStore,
+    ledger: Ledger,
+    queue: SendQueue,
+    preview: Renderer,
+    now: datetime,
+    known_topics: tuple[str, ...] = (),
 ) -> dict:
-    """Queue one message through the send gate. With an idempotency_key, a repeated call sends nothing new."""
-    data = fields_of(body, required={"profile_id", "template"}, optional={"idempotency_key", "context"})
+    """Queue one message through the send gate. With an idempotency_key, a repeated call sends nothing new.
+
+    A `topic` (one of `known_topics`) makes the gate skip people who left it; a `transactional` message (one the
+    person asked for) may go to a profile that is not subscribed.
+    """
+    data = fields_of(
+        body, required={"profile_id", "template"}, optional={"idempotency_key", "context", "topic", "transactional"}
+    )
     profile_id = validate_profile_id(data["profile_id"])
     template = data["template"]
     if not isinstance(template, str) or not preview.exists(template):
@@ -40,11 +53,17 @@ def request_message(
     context = data.get("context", {})
     if not isinstance(context, dict):
         raise InvalidInput("context must be a JSON object")
+    topic = data.get("topic")
+    if topic is not None and (not isinstance(topic, str) or topic not in known_topics):
+        raise InvalidInput(f"topic must be one of the configured topics: {', '.join(known_topics) or 'none'}")
+    transactional = data.get("transactional", False)
+    if not isinstance(transactional, bool):
+        raise InvalidInput("transactional must be true or false")
     key = business_key(data["idempotency_key"], "idempotency_key") if "idempotency_key" in data else None
     profile = profiles.get(profile_id, consistent=True)
     if profile is None:
         raise ProfileNotFound(f"no profile with id {profile_id!r}")
-    if not profile.subscribed:
+    if not profile.subscribed and not transactional:
         raise NotSubscribed(f"profile {profile_id!r} is {profile.status}: it receives no mail")
     # The same key for the same person is the same message: its id is derived, so a retry answers the same id.
     message_id = derived_id(f"{key}|{profile_id}") if key else new_message_id()
@@ -54,6 +73,8 @@ def request_message(
         template=template,
         message_id=message_id,
         context=context,
+        topic=topic,
+        transactional=transactional,
     )
     try:
         mail, _ = preview.render(request, profile)

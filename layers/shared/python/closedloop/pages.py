@@ -15,6 +15,11 @@ h1{{font-size:1.4rem;margin:0 0 1rem}} p{{line-height:1.5}}
 label{{display:block;margin:1rem 0 .3rem}} input{{font-size:1rem;padding:.5rem;width:100%;box-sizing:border-box}}
 button{{font-size:1rem;padding:.6rem 1.2rem;margin-top:1rem;background:#1d4ed8;color:#fff;border:0;border-radius:4px}}
 button:focus,input:focus{{outline:3px solid #f59e0b;outline-offset:2px}}
+fieldset{{border:1px solid #d4d4d8;border-radius:4px;margin:1rem 0;padding:.5rem 1rem}} legend{{padding:0 .3rem}}
+label.check{{display:flex;gap:.6rem;align-items:center;margin:.6rem 0}} label.check input{{width:auto;margin:0}}
+button.secondary{{background:#fff;color:#991b1b;border:2px solid #991b1b}} .note{{color:#52525b;font-size:.9rem}}
+.hp{{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}} a{{color:#1d4ed8}}
+a:focus{{outline:3px solid #f59e0b;outline-offset:2px}}
 </style></head><body><main><h1>{title}</h1>{content}</main></body></html>"""
 
 

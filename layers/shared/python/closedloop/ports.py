@@ -44,6 +44,9 @@ class ProfileStore(Protocol):
         """Change the status with its consent record (a version change); anything but subscribed leaves both due
         indexes. False: no profile."""
 
+    def set_topics(self, profile_id: str, topics: tuple[str, ...], now: datetime) -> bool:
+        """Replace the topics the person receives (a version change); False: no profile."""
+
 
 class ActivityLog(Protocol):
     def record_activity(self, activity: Activity, idle_due: str | None, expires_at: int) -> bool:
@@ -166,6 +169,19 @@ class PersonalRecords(Protocol):
 
     def forget_profile(self, profile_id: str) -> bool:
         """Delete the profile item itself; False if there was none."""
+
+
+class Signups(Protocol):
+    """What double opt-in remembers besides the profile (closedloop.signup), in the ledger table."""
+
+    def take_confirmation_slot(self, address: str, now: datetime, slots: int, window_seconds: int) -> bool:
+        """Atomically take one of `slots` confirmation-mail slots of the address free for `window_seconds` since
+        its last use; False when all are in use (the mail must not go out)."""
+
+    def claim_confirmation(self, token_key: str, now: datetime) -> str:
+        """'claimed' for the first confirmation with this key; else 'published' or 'pending'."""
+
+    def mark_confirmation_published(self, token_key: str) -> None: ...
 
 
 class Mailer(Protocol):

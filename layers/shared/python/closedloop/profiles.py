@@ -56,10 +56,15 @@ class Profile:
     revenue: dict[str, float] = field(default_factory=dict)
     last_purchase_at: str | None = None
     cart: dict | None = None
+    # The topics the person receives; None: they never chose, and receive every topic.
+    topics: list[str] | None = None
 
     @property
     def subscribed(self) -> bool:
         return self.status == "subscribed"
+
+    def receives(self, topic: str) -> bool:
+        return self.topics is None or topic in self.topics
 
     def to_api(self) -> dict:
         return {
@@ -77,6 +82,7 @@ class Profile:
             "revenue": self.revenue,
             "last_purchase_at": self.last_purchase_at,
             "cart": self.cart,
+            "topics": self.topics,
         }
 
 
@@ -87,6 +93,8 @@ class ProfileWrite(NamedTuple):
     email: str | None
     status: str | None
     attributes: dict
+    # The topics the person receives (checked against the configuration by merge); None: unchanged.
+    topics: tuple[str, ...] | None = None
 
 
 class ProfileChange(NamedTuple):
@@ -95,7 +103,7 @@ class ProfileChange(NamedTuple):
     `idle_due` starts the silence clock if none is running (a running one is kept: a profile sync is not
     activity); None takes the profile out of the inactivity index. `birthday_due` replaces the entry; None removes it.
     `email` is normalised and claimed for this profile alone; `previous_email`, when it differs, is released.
-    `consent` is the new record of how the status was reached (None: unchanged).
+    `consent` is the new record of how the status was reached (None: unchanged); `topics` likewise.
     """
 
     profile_id: str
@@ -106,6 +114,7 @@ class ProfileChange(NamedTuple):
     idle_due: str | None
     previous_email: str | None = None
     consent: dict | None = None
+    topics: tuple[str, ...] | None = None
 
 
 def validate_profile_id(profile_id: str) -> str:
@@ -119,7 +128,7 @@ def parse_profile_write(profile_id: str, body: object, now: datetime) -> Profile
     validate_profile_id(profile_id)
     if not isinstance(body, dict):
         raise InvalidInput("the body must be a JSON object")
-    unknown = set(body) - {"email", "status", "attributes"}
+    unknown = set(body) - {"email", "status", "attributes", "topics"}
     if unknown:
         raise InvalidInput(f"unknown field(s): {', '.join(sorted(unknown))}")
     email = body.get("email")
@@ -133,7 +142,26 @@ def parse_profile_write(profile_id: str, body: object, now: datetime) -> Profile
     attributes = body.get("attributes", {})
     if not isinstance(attributes, dict):
         raise InvalidInput("attributes must be a JSON object")
-    return ProfileWrite(profile_id, email, status, _validate_attributes(attributes, now))
+    topics = parse_topics(body["topics"]) if "topics" in body else None
+    return ProfileWrite(profile_id, email, status, _validate_attributes(attributes, now), topics)
+
+
+MAX_TOPICS = 50
+
+
+def parse_topics(value: object) -> tuple[str, ...]:
+    """A list of topic ids (their existence is checked against the configuration by `check_topics`)."""
+    if not isinstance(value, list) or len(value) > MAX_TOPICS or not all(isinstance(t, str) for t in value):
+        raise InvalidInput(f"topics must be a list of at most {MAX_TOPICS} topic ids")
+    return tuple(dict.fromkeys(value))
+
+
+def check_topics(topics: tuple[str, ...], config: Config) -> tuple[str, ...]:
+    unknown = [topic for topic in topics if topic not in config.topic_ids]
+    if unknown:
+        known = ", ".join(config.topic_ids) or "none are configured"
+        raise InvalidInput(f"unknown topic {unknown[0][:40]!r} (known: {known})")
+    return topics
 
 
 def merge(existing: Profile | None, write: ProfileWrite, config: Config, now: datetime) -> ProfileChange:
@@ -155,6 +183,7 @@ def merge(existing: Profile | None, write: ProfileWrite, config: Config, now: da
             "new double opt-in can subscribe them again"
         )
     status_changed = existing is None or status != existing.status
+    topics = check_topics(write.topics, config) if write.topics is not None else None
     change = ProfileChange(
         profile_id=write.profile_id,
         email=normalise_email(write.email) if write.email else existing.email,
@@ -164,6 +193,29 @@ def merge(existing: Profile | None, write: ProfileWrite, config: Config, now: da
         idle_due=idle_due_at(now, config) if status == "subscribed" else None,
         previous_email=existing.email if existing else None,
         consent=consent_record("api", now) if status_changed else None,
+        topics=topics,
+    )
+    return change._replace(birthday_due=birthday_due_at(change, config, now))
+
+
+def subscribed_by_the_person(
+    existing: Profile, config: Config, now: datetime, consent: dict, topics: tuple[str, ...] | None
+) -> ProfileChange:
+    """The profile after the person's own double opt-in: subscribed with its proof, whatever they had withdrawn.
+
+    The one way past ConsentWithdrawn: only the person can give back the consent they took away. `topics` are the
+    ones they asked for (None: every topic, as a profile that never chose).
+    """
+    change = ProfileChange(
+        profile_id=existing.profile_id,
+        email=existing.email,
+        status="subscribed",
+        attributes=dict(existing.attributes),
+        birthday_due=None,
+        idle_due=idle_due_at(now, config),
+        previous_email=existing.email,
+        consent=consent,
+        topics=tuple(topic for topic in topics if topic in config.topic_ids) if topics is not None else None,
     )
     return change._replace(birthday_due=birthday_due_at(change, config, now))
 

@@ -1,7 +1,8 @@
 """The send gate. Every message on every channel passes here, in this order:
 
-consent -> suppression and pause (one read) -> (frequency caps: a later issue) -> render and build MIME ->
-idempotency ledger -> provider.
+consent -> topic -> suppression and pause (one read) -> (frequency caps: a later issue) -> render and build MIME
+-> idempotency ledger -> provider. Transactional mail (a confirmation the person asked for) skips consent, topic and
+pause, and passes an erasure's hash; a bounce or complaint refuses it too.
 
 Everything that can fail without the provider happens before the ledger reservation, so a broken template or an
 unwritable header leaves nothing behind and is recorded as the message's outcome, never retried. After the
@@ -38,7 +39,7 @@ from closedloop.ports import (
     Suppressions,
 )
 from closedloop.profiles import Profile
-from closedloop.suppression import ErasureKeys, screen
+from closedloop.suppression import ERASED, ErasureKeys, screen
 from closedloop.tokens import new_message_id
 from closedloop.validation import normalise_email
 
@@ -79,6 +80,7 @@ class Outcome(str, Enum):
     SENT = "sent"
     NO_PROFILE = "skipped_no_profile"
     NO_CONSENT = "skipped_no_consent"
+    TOPIC_LEFT = "skipped_topic"
     SUPPRESSED = "skipped_suppressed"
     DUPLICATE = "skipped_duplicate"
     HELD = "held"
@@ -139,10 +141,14 @@ def send(
         return finished(Outcome.NO_PROFILE, "skipped", "no_profile")
     if not profile.subscribed and not request.transactional:
         return finished(Outcome.NO_CONSENT, "skipped", "no_consent")
+    if request.topic and not request.transactional and not profile.receives(request.topic):
+        return finished(Outcome.TOPIC_LEFT, "skipped", "topic_left")
     # A bounced, complaining or erased mailbox gets nothing, whichever profile holds the address; a sending pause
     # holds marketing mail. One strongly consistent BatchGetItem reads both (closedloop.suppression.screen).
     screened = screen(normalise_email(profile.email), suppressions, erasure)
-    if screened.entry is not None:
+    # An erased person who signs up again must get their confirmation: the erased hash keeps marketing (and
+    # imports) away until their own confirmation lifts it; a bounce or complaint refuses every mail.
+    if screened.entry is not None and not (request.transactional and screened.entry.reason == ERASED):
         return finished(Outcome.SUPPRESSED, "skipped", "suppressed")
     if screened.pause is not None and control is not None and not request.transactional:
         held = control.hold(request, screened.pause, status("held", "sending_paused"))

@@ -82,6 +82,13 @@ def suppressions():
 
 
 @lru_cache(maxsize=1)
+def signups():
+    from closedloop.adapters.signups import DynamoSignups
+
+    return DynamoSignups(settings())
+
+
+@lru_cache(maxsize=1)
 def publisher():
     from closedloop.adapters.aws import EventBridgePublisher
 
@@ -253,6 +260,7 @@ def reset() -> None:
         sending_control,
         release_queue,
         personal_records,
+        signups,
     ):
         factory.cache_clear()
     load_config.cache_clear()

@@ -4,10 +4,14 @@ A token names what the sender decided (the message, the profile and, for a click
 number); the redirect target and the link's actions are looked up from that, never taken from the request.
 
     click:  <kid>.<message_id>.<profile_id>.<link_set>.<link_no>.<signature>
-    open:   <kid>.<message_id>.<profile_id>.<signature>
+    open:   <kid>.<message_id>.<profile_id>.<signature>   (unsubscribe and preferences alike)
+    confirm: <kid>.<profile_id>.<expires>.<topics>.<address tag>.<signature>
 
-The purpose ("click", "open", "unsubscribe") is signed but not written: an open token cannot be replayed as an
-unsubscribe token. The signature is the first 128 bits of the HMAC, base64url (22 characters).
+The purpose ("click", "open", "unsubscribe", "preferences", "confirm") is signed but not written: an open token
+cannot be replayed as an unsubscribe token. The signature is the first 128 bits of the HMAC, base64url (22
+characters). A confirm token expires (epoch seconds, signed) and carries a keyed tag of the address it was sent
+to, so it stops working when the profile's address changes or is erased; its topics are the ones the person asked
+for ("_": all), so what is confirmed is exactly what was requested.
 """
 
 from __future__ import annotations
@@ -28,6 +32,10 @@ PROFILE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_:-]{0,63}$")
 MESSAGE_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 _LINK_SET = re.compile(r"^[a-z0-9]{1,32}$")
 _LINK_NO = re.compile(r"^(0|[1-9][0-9]{0,3})$")
+_EXPIRES = re.compile(r"^[1-9][0-9]{0,11}$")
+_TOPICS = re.compile(r"^(_|[a-z][a-z0-9_-]{0,39}(~[a-z][a-z0-9_-]{0,39}){0,49})$")
+_TAG = re.compile(r"^[A-Za-z0-9_-]{11}$")
+ALL_TOPICS = "_"
 
 
 class TrackingKeys(NamedTuple):
@@ -60,6 +68,16 @@ class MessageToken(NamedTuple):
     profile_id: str
 
 
+class ConfirmToken(NamedTuple):
+    """A double opt-in link: who, until when (epoch seconds), which topics (None: all), for which address."""
+
+    kid: str
+    profile_id: str
+    expires: int
+    topics: tuple[str, ...] | None
+    address_tag: str
+
+
 def new_message_id() -> str:
     """A random message id, 22 URL-safe characters."""
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
@@ -84,6 +102,48 @@ class TokenSigner:
     def verify_message(self, purpose: str, text: str) -> MessageToken:
         message_id, profile_id = self._verify(purpose, text, 2)
         return MessageToken(message_id, profile_id)
+
+    def confirm(self, profile_id: str, address: str, expires: int, topics: tuple[str, ...] | None) -> str:
+        kid = self._keys.current
+        topic_field = "~".join(topics) if topics else ALL_TOPICS
+        fields = [profile_id, str(expires), topic_field, self._address_tag(kid, address)]
+        return ".".join([kid, *fields, _signature(self._keys.keys[kid], "confirm", kid, fields)])
+
+    def verify_confirm(self, text: str, now_epoch: int) -> ConfirmToken:
+        """The token's content if it is genuine and not expired; InvalidToken (or UnknownKeyId) otherwise."""
+        parts = text.split(".") if len(text) <= 2048 else []
+        if len(parts) != 6:
+            raise InvalidToken("malformed token")
+        kid, profile_id, expires, topics, tag, signature = parts
+        if not (
+            _KEY_ID.match(kid)
+            and PROFILE_ID.match(profile_id)
+            and _EXPIRES.match(expires)
+            and _TOPICS.match(topics)
+            and _TAG.match(tag)
+        ):
+            raise InvalidToken("malformed token")
+        key = self._keys.keys.get(kid)
+        if key is None:
+            raise UnknownKeyId("unknown key id")
+        expected = _signature(key, "confirm", kid, [profile_id, expires, topics, tag])
+        if not hmac.compare_digest(expected.encode(), signature.encode()):
+            raise InvalidToken("bad signature")
+        if int(expires) < now_epoch:
+            raise InvalidToken("expired")
+        chosen = None if topics == ALL_TOPICS else tuple(topics.split("~"))
+        return ConfirmToken(kid, profile_id, int(expires), chosen, tag)
+
+    def matches_address(self, token: ConfirmToken, address: str) -> bool:
+        """Whether the confirm token was made for this (normalised) address."""
+        if token.kid not in self._keys.keys:
+            return False
+        return hmac.compare_digest(self._address_tag(token.kid, address).encode(), token.address_tag.encode())
+
+    def _address_tag(self, kid: str, address: str) -> str:
+        signed = b"|".join([_DOMAIN, b"address", address.encode()])
+        digest = hmac.new(self._keys.keys[kid], signed, hashlib.sha256).digest()[:8]
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
     def _sign(self, purpose: str, fields: list[str]) -> str:
         kid = self._keys.current

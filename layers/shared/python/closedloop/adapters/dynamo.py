@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from functools import cached_property, lru_cache
 
-from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
+from pynamodb.attributes import ListAttribute, MapAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
@@ -77,6 +77,7 @@ def profile_model(table: str) -> type[Model]:
         revenue = MapAttribute(default=dict)
         last_purchase_at = UnicodeAttribute(null=True)
         cart = MapAttribute(null=True)
+        topics = ListAttribute(of=UnicodeAttribute, null=True)
         bday_shard = UnicodeAttribute(null=True)
         bday_due_at = UnicodeAttribute(null=True)
         idle_shard = UnicodeAttribute(null=True)
@@ -124,6 +125,7 @@ def _to_profile(item: Model) -> Profile:
         revenue={k: _number(v) for k, v in _plain(item.revenue).items()},
         last_purchase_at=item.last_purchase_at,
         cart=_cart(_plain(item.cart)),
+        topics=list(item.topics) if item.topics is not None else None,
     )
 
 
@@ -159,6 +161,7 @@ def _applied(existing: Profile | None, change: ProfileChange, stamp: str) -> Pro
         revenue=dict(existing.revenue) if existing else {},
         last_purchase_at=existing.last_purchase_at if existing else None,
         cart=existing.cart if existing else None,
+        topics=list(change.topics) if change.topics is not None else (existing.topics if existing else None),
     )
 
 
@@ -208,6 +211,8 @@ class DynamoProfileStore:
         ]
         if change.consent:
             actions.append(m.consent.set(change.consent))
+        if change.topics is not None:
+            actions.append(m.topics.set(list(change.topics)))
         if change.birthday_due:
             actions += [m.bday_shard.set(shard_of(change.profile_id, "bday")), m.bday_due_at.set(change.birthday_due)]
         else:
@@ -289,6 +294,17 @@ class DynamoProfileStore:
         actions = [m.status.set(status), m.consent.set(consent), m.updated_at.set(isoformat(now)), m.writes.add(1)]
         if status != "subscribed":
             actions += [m.bday_shard.remove(), m.bday_due_at.remove(), m.idle_shard.remove(), m.idle_due_at.remove()]
+        try:
+            m(profile_id).update(actions=actions, condition=m.profile_id.exists())
+            return True
+        except UpdateError as error:
+            if _conditional_failed(error):
+                return False
+            raise
+
+    def set_topics(self, profile_id: str, topics: tuple[str, ...], now: datetime) -> bool:
+        m = self._m
+        actions = [m.topics.set(list(topics)), m.updated_at.set(isoformat(now)), m.writes.add(1)]
         try:
             m(profile_id).update(actions=actions, condition=m.profile_id.exists())
             return True

@@ -1,8 +1,10 @@
 """Jinja2 rendering: one cached sandboxed environment per container, a subject, an HTML and a text template per message.
 
 templates/<name>/subject.txt, body.html, body.txt; bodies extend templates/_layouts/base.{html,txt}.
-Globals a template can call: track(url, **actions), unsubscribe_url(), open_pixel_url(), honeypot_url() (the
-hidden link only machines follow; the base layout carries it).
+Globals a template can call: track(url, **actions), unsubscribe_url(), preferences_url(), open_pixel_url(),
+honeypot_url() (the hidden link only machines follow; the base layout carries it). A transactional request (a
+confirmation the person asked for) gets no List-Unsubscribe headers: its template uses the transactional layout,
+which carries no unsubscribe or preference link.
 
 track() cannot know the final URL while rendering: the token names the link set, which is the hash of all links
 of the message. So it returns a placeholder; after both bodies are rendered the links are numbered, hashed into a
@@ -115,6 +117,7 @@ class JinjaRenderer:
             "sender": {"postal_address": self._postal_address},
             "track": collector.track,
             "unsubscribe_url": lambda: f"{self._base}/u/{self._signer.message('unsubscribe', token)}",
+            "preferences_url": lambda: f"{self._base}/p/{self._signer.message('preferences', token)}",
             "open_pixel_url": lambda: f"{self._base}/o/{self._signer.message('open', token)}",
             "honeypot_url": lambda: collector.track(self._honeypot_target, honeypot=True),
         }
@@ -125,6 +128,10 @@ class JinjaRenderer:
             for body in (html, text)
         )
         unsubscribe = variables["unsubscribe_url"]()
+        one_click = {
+            "List-Unsubscribe": f"<{unsubscribe}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        }
         mail = OutgoingMail(
             message_id=request.message_id,
             profile_id=profile.profile_id,
@@ -134,8 +141,7 @@ class JinjaRenderer:
             html=html,
             text=text,
             headers={
-                "List-Unsubscribe": f"<{unsubscribe}>",
-                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+                **({} if request.transactional else one_click),
                 "X-Closedloop-Message-Id": request.message_id,
             },
             tags={"template": request.template},

@@ -16,6 +16,7 @@ def post_message() -> Response:
         queue=services.send_queue(),
         preview=services.preview_renderer(),
         now=services.clock().now(),
+        known_topics=services.config().topic_ids,
     )
     return json_response(202, result)
 
