@@ -12,6 +12,7 @@ from infra import wiring
 from tests.integration.conftest import (
     BASE_URL,
     admin,
+    deliver_clicks,
     drain_sends,
     invoke,
     mails_to,
@@ -34,6 +35,7 @@ def history(profile_id: str, resources) -> dict:
     drain_sends(resources)
     (mail,) = mails_to(profile_id)
     assert tracking(wiring.CLICK, "GET", tracked_links(mail)[0])["statusCode"] == 302
+    deliver_clicks(resources, services.clock())  # stored, and settled as a person's
     pixel = re.search(rf"{re.escape(BASE_URL)}/o/([A-Za-z0-9._:-]+)", mail["html"]).group(1)
     tracking(wiring.OPEN, "GET", pixel)
     event = {"profile_id": profile_id, "type": "purchase", "event_id": f"order-{profile_id}"}
