@@ -6,6 +6,7 @@ import json
 import re
 from urllib.parse import urlencode
 
+import boto3
 import pytest
 
 from closedloop import services
@@ -282,3 +283,23 @@ def test_a_transactional_message_may_go_to_a_pending_profile_but_marketing_may_n
     drain_sends(resources)
     (mail,) = mails(f"{profile_id}@example.net")
     assert "List-Unsubscribe" not in mail["headers"]
+
+
+def test_an_erased_person_comes_back_only_through_their_own_double_opt_in(resources, profile_id):
+    address = f"{profile_id}@example.net"
+    token = signed_up(resources, address, first_name="Ada")
+    assert tracking(wiring.CONFIRM, "POST", token)["statusCode"] == 200
+    drain_sends(resources)
+    erased_id = profile_of(address)["profile_id"]
+    assert admin("DELETE", f"/v1/profiles/{erased_id}")[0] == 204
+    ledger = services.settings().ledger_table
+    left = boto3.client("dynamodb").scan(TableName=ledger, ConsistentRead=True)["Items"]
+    assert [item["pk"]["S"] for item in left if address in json.dumps(item)] == []  # confirm slots went too
+
+    again = signed_up(resources, address)  # the confirmation passes the erased hash: it is transactional
+    assert profile_of(address)["suppression"]["reason"] == "erased"
+    assert tracking(wiring.CONFIRM, "POST", again)["statusCode"] == 200
+    drain_sends(resources)
+    back = profile_of(address)
+    assert (back["status"], back["suppression"]) == ("subscribed", None)
+    assert len(mails(address, "welcome")) == 2  # one per profile: the erased one and the new one

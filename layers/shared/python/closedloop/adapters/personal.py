@@ -15,6 +15,7 @@ from functools import cached_property
 from closedloop.adapters.activity import _client
 from closedloop.privacy import ACTIVITY_STORE, Record
 from closedloop.settings import Settings
+from closedloop.signup import CONFIRMATION_MAILS
 from closedloop.values import MessageStatus
 
 LEDGER_STORE, HELD_STORE = "ledger", "held"
@@ -103,7 +104,10 @@ class DynamoPersonalRecords:
     def records(self, profile_id: str, address: str) -> Iterator[Record]:
         ledger = self._settings.ledger_table
         seen: set[str] = set()
-        for key in (f"email#{address}", f"suppressed#{address}", f"bounces#{address}"):
+        # Kept by address, not by profile: the claim, the suppression entry, transient bounces, and the double
+        # opt-in's confirmation-mail slots (their keys hold the address, so an erasure must not leave them).
+        slots = (f"confirm-slot#{address}#{n}" for n in range(CONFIRMATION_MAILS))
+        for key in (f"email#{address}", f"suppressed#{address}", f"bounces#{address}", *slots):
             item = self._client.get_item(TableName=ledger, Key={"pk": {"S": key}}, ConsistentRead=True).get("Item")
             if item is None or (key.startswith("email#") and item.get("profile_id", {}).get("S") != profile_id):
                 continue
