@@ -168,6 +168,7 @@ class Story:
         self.silence()
         self.double_opt_in()
         self.preference_unsubscribe()
+        self.hard_bounce()
         self.summary()
 
     def newsletter(self) -> None:
@@ -350,6 +351,24 @@ class Story:
         again = len(self.mails(schedule))
         self.say(f"run again -> {answer}; {schedule} mails still {again}")
         check(again == len(expected), f"running {schedule} twice sent {again - len(expected)} more mails")
+
+    def hard_bounce(self) -> None:
+        self.chapter("A mailbox that does not exist: a hard bounce suppresses the address")
+        profile_id, address = "p-bounce", "bounce@simulator.amazonses.com"
+        self.c.put_profile(profile_id, address, first_name="Bo")
+        first = self.c.send(profile_id, "newsletter-demo", "bounce-1")["message_id"]
+        self.drain()  # SES accepts it; its mailbox simulator answers with a permanent bounce, as SES does
+        self.drain()  # the bounce reaches the feedback function through the default bus
+        suppression = self.c.profile(profile_id)["suppression"]
+        check(suppression is not None and suppression["reason"] == "bounce", f"not suppressed: {suppression}")
+        self.say(f"a newsletter to {address} -> sent, then SES's permanent bounce -> suppression {suppression}")
+        second = self.c.send(profile_id, "newsletter-demo", "bounce-2")["message_id"]
+        self.drain()
+        status = self.c.ok("GET", f"/v1/messages/{second}")
+        check((status["state"], status.get("reason")) == ("skipped", "suppressed"), f"the next mail: {status}")
+        sent = [m for m in self.c.outbox(to=address) if m["message_id"] in (first, second)]
+        check(len(sent) == 1, f"the bounced address got {len(sent)} mails")
+        self.say(f"the next mail -> GET /v1/messages/{{id}}: {status['state']} ({status['reason']}); nothing sent")
 
     def summary(self) -> None:
         outbox = self.c.outbox()
