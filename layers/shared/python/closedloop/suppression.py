@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, NamedTuple
 
 from closedloop.clock import isoformat
 from closedloop.errors import InvalidInput, SuppressionNotFound
+from closedloop.tokens import key_ring
 from closedloop.validation import is_email, normalise_email
 
 if TYPE_CHECKING:
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 REASONS = ("bounce", "complaint", "manual")
 # A GDPR erasure leaves only a keyed hash of the address on the list, with this reason (closedloop.privacy).
 ERASED = "erased"
-_KEY_ID = re.compile(r"^[A-Za-z0-9]{1,8}$")
 
 
 class Suppression(NamedTuple):
@@ -108,11 +107,7 @@ class ErasureKeys(NamedTuple):
 
     @classmethod
     def from_secret(cls, secret: dict[str, str]) -> ErasureKeys:
-        """Read the secret's shape {"current": "e1", "e1": "..."}."""
-        current = secret.get("current", "")
-        keys = {kid: value.encode() for kid, value in secret.items() if kid != "current"}
-        if current not in keys or not all(_KEY_ID.match(kid) for kid in keys):
-            raise ValueError("the erasure key secret needs 'current' naming one of its key ids (letters and digits)")
+        current, keys = key_ring(secret, "erasure key")
         return cls(current=current, keys=keys)
 
     def entry_key(self, address: str, kid: str | None = None) -> str:

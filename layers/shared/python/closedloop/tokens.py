@@ -38,6 +38,15 @@ _TAG = re.compile(r"^[A-Za-z0-9_-]{11}$")
 ALL_TOPICS = "_"
 
 
+def key_ring(secret: dict[str, str], name: str) -> tuple[str, dict[str, bytes]]:
+    """A rotating key secret's shape {"current": "k2", "k1": "...", "k2": "..."}: the current id and every key."""
+    current = secret.get("current", "")
+    keys = {kid: value.encode() for kid, value in secret.items() if kid != "current"}
+    if current not in keys or not all(_KEY_ID.match(kid) for kid in keys):
+        raise ValueError(f"the {name} secret needs 'current' naming one of its key ids (letters and digits)")
+    return current, keys
+
+
 class TrackingKeys(NamedTuple):
     """Signing keys by id; `current` signs, every listed key verifies (old ids keep working after rotation)."""
 
@@ -46,11 +55,7 @@ class TrackingKeys(NamedTuple):
 
     @classmethod
     def from_secret(cls, secret: dict[str, str]) -> TrackingKeys:
-        """Read the secret's shape {"current": "k2", "k1": "...", "k2": "..."}."""
-        current = secret.get("current", "")
-        keys = {kid: value.encode() for kid, value in secret.items() if kid != "current"}
-        if current not in keys or not all(_KEY_ID.match(kid) for kid in keys):
-            raise ValueError("tracking keys secret needs 'current' naming one of its key ids (letters and digits)")
+        current, keys = key_ring(secret, "tracking keys")
         return cls(current=current, keys=keys)
 
 
