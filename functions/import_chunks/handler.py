@@ -21,7 +21,7 @@ def import_one(record) -> dict:
     # Counters only: rows hold addresses and names, which stay out of the logs.
     logger.info(
         "import chunk",
-        extra={"import_id": chunk.import_id, "chunk": chunk.number, "counted": report.counted, **report.counters},
+        extra={"import_id": chunk.import_id, "chunk": chunk.number, "counted": report.counted, "rows": report.counters},
     )
     if report.counted:
         for outcome, count in report.counters.items():

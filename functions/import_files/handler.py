@@ -1,5 +1,7 @@
 """The imports bucket's notifications (via SQS) -> check each new file whole and queue its chunks of rows."""
 
+from urllib.parse import unquote_plus
+
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes import S3Event
 
@@ -14,7 +16,8 @@ def plan_one(record) -> list[str]:
     # S3 sends an s3:TestEvent (no records) when the notification is configured: nothing to do.
     results = []
     for entry in notification.get("Records") and notification.records or []:
-        key, bucket = entry.s3.get_object.key, entry.s3.bucket.name
+        # Keys arrive URL-encoded ('+' for a space), as S3 writes them into notifications.
+        key, bucket = unquote_plus(entry.s3.get_object.key), entry.s3.bucket.name
         import_id = imports.import_id_of(key, imports.FILE_PREFIX)
         if bucket != services.settings().imports_bucket or import_id is None:
             logger.warning("ignored an object closedloop did not ask for", extra={"key": key[:200]})
