@@ -25,7 +25,7 @@ from closedloop_local.client import LocalClient
 from closedloop_local.runtime import Runtime
 
 REPO = Path(__file__).resolve().parent.parent
-# 100,000 rows take about 8 minutes here (import and floor); `make bench` measures 20,000 unless told otherwise.
+# 100,000 rows take about 10 minutes here (import, drain, floor); `make bench` measures 20,000 unless told so.
 ROWS = int(os.environ.get("BENCH_IMPORT_ROWS", "20000"))
 # What the local event source mappings (the pump, the stream reader) ask moto: not the functions' own requests.
 _MAPPING = {
