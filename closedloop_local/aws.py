@@ -68,6 +68,7 @@ class Resources:
     taps: list[Tap] = field(default_factory=list)
     streams: list[StreamRef] = field(default_factory=list)
     secrets: dict[str, str] = field(default_factory=dict)  # wiring id -> secret ARN
+    buckets: dict[str, str] = field(default_factory=dict)  # wiring id -> bucket name
     bus_name: str = BUS_NAME
     sender: str = DEFAULT_SENDER
     api_key: str = DEFAULT_API_KEY
@@ -78,6 +79,7 @@ class Resources:
         by_env.update({t.env: self.tables[t.id] for t in wiring.TABLES})
         by_env.update({q.env: self.queues[q.id].url for q in wiring.QUEUES})
         by_env.update({s.env: self.secrets[s.id] for s in wiring.SECRETS})
+        by_env.update({b.env: self.buckets[b.id] for b in wiring.BUCKETS})
         by_env.update({api.url_env: base_url for api in wiring.APIS})
         by_env[wiring.BUS_ENV] = self.bus_name
 
@@ -177,6 +179,7 @@ def create_resources(endpoint: str, *, sender: str | None = None, api_key: str |
             visibility_timeout=wiring.VISIBILITY_TIMEOUT_FACTOR * consumer.timeout_s,
         )
     _create_bus_and_taps(_client("events", endpoint), sqs, resources)
+    _create_buckets(_client("s3", endpoint), resources)
     _create_secrets(_client("secretsmanager", endpoint), resources)
     sesv2 = _client("sesv2", endpoint)
     sesv2.create_email_identity(EmailIdentity=resources.sender)
@@ -254,6 +257,27 @@ def _create_bus_and_taps(events, sqs, resources: Resources) -> None:
         events.put_rule(Name=rule.id, EventBusName=bus, EventPattern=json.dumps(rule.pattern), State="ENABLED")
         events.put_targets(Rule=rule.id, EventBusName=bus, Targets=[{"Id": "tap", "Arn": tap.arn}])
         resources.taps.append(Tap(rule=rule, function=function, queue=tap))
+
+
+def _create_buckets(s3, resources: Resources) -> None:
+    """Each wiring bucket, expiring its objects and announcing new ones on its queue, as the stack configures it.
+
+    moto delivers the notification itself (into its SQS, where the pump picks it up), including the s3:TestEvent
+    that S3 sends when a notification is configured.
+    """
+    for bucket in wiring.BUCKETS:
+        s3.create_bucket(Bucket=bucket.id)
+        rule = {"Status": "Enabled", "Filter": {"Prefix": bucket.prefix}, "Expiration": {"Days": bucket.expire_days}}
+        s3.put_bucket_lifecycle_configuration(
+            Bucket=bucket.id, LifecycleConfiguration={"Rules": [{"ID": "expire-uploads", **rule}]}
+        )
+        if bucket.notifies is not None:
+            prefix = {"Key": {"FilterRules": [{"Name": "prefix", "Value": bucket.prefix}]}}
+            queue = {"QueueArn": resources.queues[bucket.notifies.id].arn, "Events": ["s3:ObjectCreated:*"]}
+            s3.put_bucket_notification_configuration(
+                Bucket=bucket.id, NotificationConfiguration={"QueueConfigurations": [{**queue, "Filter": prefix}]}
+            )
+        resources.buckets[bucket.id] = bucket.id
 
 
 def _create_secrets(secretsmanager, resources: Resources) -> None:

@@ -92,6 +92,12 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_arguments(story)
     story.set_defaults(run=demo.run)
 
+    from . import import_command
+
+    csv_import = commands.add_parser("import", help="import a CSV file through the admin API (local or deployed)")
+    import_command.add_arguments(csv_import)
+    csv_import.set_defaults(run=import_command.run)
+
     args = parser.parse_args(argv)
     return args.run(args)
 

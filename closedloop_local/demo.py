@@ -72,6 +72,21 @@ BIRTHDAY_PEOPLE = {
 }
 
 
+# The import chapter: two people (one of them twice: merged in file order) and four bad rows (an address, a date, a
+# zone, a line break), each reported by its line.
+IMPORT_CSV = (
+    "email,first_name,last_name,birthday,timezone\n"
+    "iris@example.org,Iris,Quinn,1992-04-01,Europe/Paris\n"
+    "jon@example.org,Jon,,,\n"
+    "not-an-address,Kim,,,\n"
+    "lea@example.org,Lea,,1990-02-30,\n"
+    "max@example.org,Max,,,Mars/Olympus\n"
+    'nia@example.org,"Nia\nBcc: everyone@example.org",,,\n'
+    "IRIS@example.org,,Quinn-Smith,,\n"
+)
+IMPORT_EXPECTED = {"rows": 7, "created": 2, "updated": 1, "unchanged": 0, "suppressed": 0, "failed": 4}
+
+
 class DemoFailed(Exception):
     pass
 
@@ -169,6 +184,7 @@ class Story:
         self.double_opt_in()
         self.preference_unsubscribe()
         self.hard_bounce()
+        self.csv_import()
         self.summary()
 
     def newsletter(self) -> None:
@@ -369,6 +385,28 @@ class Story:
         sent = [m for m in self.c.outbox(to=address) if m["message_id"] in (first, second)]
         check(len(sent) == 1, f"the bounced address got {len(sent)} mails")
         self.say(f"the next mail -> GET /v1/messages/{{id}}: {status['state']} ({status['reason']}); nothing sent")
+
+    def csv_import(self) -> None:
+        self.chapter("A CSV import with bad rows")
+        path = "/v1/imports?status=subscribed&consent_source=demo-fair-2026"
+        answer = self.c.request("POST", path, IMPORT_CSV.encode(), headers={"Content-Type": "text/csv"})
+        check(answer.status == 202, f"POST {path} answered {answer}")
+        import_id = answer.json()["import_id"]
+        self.say(f"POST {path} (a text/csv body) -> 202 {import_id}")
+        self.drain()
+        report = self.c.ok("GET", f"/v1/imports/{import_id}")
+        counters = {k: report[k] for k in ("rows", "created", "updated", "unchanged", "suppressed", "failed")}
+        self.say(f"GET /v1/imports/{{id}} -> {report['status']}: {counters}")
+        for error in report["errors"]:
+            self.say(f"   line {error['line']}: {error['reason']}")
+        check(
+            report["status"] == "done" and counters == IMPORT_EXPECTED,
+            f"the import should count {IMPORT_EXPECTED}, counted {counters}",
+        )
+        check([e["line"] for e in report["errors"]] == [4, 5, 6, 7], f"errors by line: {report['errors']}")
+        iris = self.c.ok("GET", "/v1/profiles?email=iris@example.org")
+        check(iris["consent"]["source"] == "import", f"Iris's consent: {iris['consent']}")
+        self.say(f"iris@example.org: {iris['status']}, consent {iris['consent']}")
 
     def summary(self) -> None:
         outbox = self.c.outbox()

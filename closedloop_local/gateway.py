@@ -26,7 +26,7 @@ from infra import wiring
 from . import lambdas
 from .http_messages import Reply, Request
 from .payload import from_result, to_event
-from .request_body import BodyRefused, read_body
+from .request_body import MAX_BODY_BYTES, BodyRefused, read_body
 
 READ_TIMEOUT_S = 5  # a client that stops sending (a short body, a half-sent request) is answered or dropped then
 _RAW_TARGET = "closedloop.raw_target"  # the request target as sent: API Gateway's rawPath is not decoded
@@ -43,6 +43,7 @@ class _Route:
     function: wiring.Function | None = None
     api: wiring.Api | None = None
     local: LocalHandler | None = None
+    max_body: int | None = None  # a local route's own body limit (the S3 stand-in takes files); None: API Gateway's
 
 
 def path_pattern(template: str) -> re.Pattern[str]:
@@ -93,11 +94,24 @@ class Gateway:
                     )
                 )
 
-    def add_local_route(self, method: str, path: str, handler: LocalHandler) -> None:
+    def add_local_route(self, method: str, path: str, handler: LocalHandler, *, max_body: int | None = None) -> None:
         """A route that exists only locally; `handler(request, **path_parameters)` returns a Reply."""
         self._routes.append(
-            _Route(method=method, pattern=path_pattern(path), route_key=f"{method} {path}", local=handler)
+            _Route(
+                method=method,
+                pattern=path_pattern(path),
+                route_key=f"{method} {path}",
+                local=handler,
+                max_body=max_body,
+            )
         )
+
+    def _body_limit(self, method: str, target: str) -> int:
+        path = target.partition("?")[0] if target.startswith("/") else urlsplit(target).path
+        for route in self._routes:
+            if route.max_body and route.method == method and route.pattern.match(path):
+                return route.max_body
+        return MAX_BODY_BYTES
 
     def start(self) -> None:
         self._thread = Thread(target=self._server.serve_forever, name="gateway", daemon=True)
@@ -121,7 +135,9 @@ class Gateway:
     def _answer(self, environ: dict[str, Any]) -> Reply:
         headers = list(environ[_RAW_HEADERS])
         try:
-            body = read_body(environ["wsgi.input"], headers)
+            body = read_body(
+                environ["wsgi.input"], headers, self._body_limit(environ["REQUEST_METHOD"], environ[_RAW_TARGET])
+            )
         except BodyRefused as refused:
             return Reply.error(refused.status, refused.code, str(refused))
         target = environ[_RAW_TARGET]

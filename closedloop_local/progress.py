@@ -59,3 +59,30 @@ class Progress:
         self.elapsed_s = time.monotonic() - self._started
         self._out.write(f" ({self.elapsed_s:.1f} s)\n")
         self._out.flush()
+
+
+class Bar:
+    """`bar.show(done, total)`: a bar redrawn in place on a terminal; elsewhere a line per tenth of the way."""
+
+    def __init__(self, label: str, *, out: TextIO | None = None, width: int = 30) -> None:
+        self._label = label
+        self._out = out or sys.stdout
+        self._width = width
+        self._tty = self._out.isatty()
+        self._last_tenth = -1
+
+    def show(self, done: int, total: int) -> None:
+        share = min(1.0, done / total) if total else 1.0
+        filled = round(share * self._width)
+        text = f"   {self._label} [{'#' * filled}{'.' * (self._width - filled)}] {share:4.0%}  {done:,}/{total:,}"
+        if self._tty:
+            self._out.write(f"\r{text}")
+        elif int(share * 10) != self._last_tenth:
+            self._last_tenth = int(share * 10)
+            self._out.write(f"{text}\n")
+        self._out.flush()
+
+    def end(self) -> None:
+        if self._tty:
+            self._out.write("\n")
+            self._out.flush()

@@ -22,7 +22,7 @@ import boto3
 
 from closedloop.clock import ShiftedClock
 
-from . import aws, lambdas, local_routes, moto_speedups, outbox, sqs_clock
+from . import aws, lambdas, local_routes, moto_speedups, outbox, s3_proxy, sqs_clock
 from .gateway import Gateway
 from .pump import Pump, sources_from
 from .scheduler import Scheduler
@@ -141,6 +141,8 @@ class Runtime:
         self._env.set(aws.aws_environment(endpoint))
         self.resources = aws.create_resources(endpoint, sender=self._sender, api_key=self._api_key)
         self._env.set(self.resources.function_environment(base_url=self.base_url, content_dir=str(self._content_dir)))
+        # S3 through the gateway (closedloop_local.s3_proxy): presigned upload URLs then lead to the runtime's port.
+        self._env.set({"AWS_ENDPOINT_URL_S3": f"{self.base_url}{s3_proxy.PREFIX}"})
         self._env.set(
             {
                 "POWERTOOLS_SERVICE_NAME": "closedloop",
@@ -160,6 +162,7 @@ class Runtime:
         self.scheduler = Scheduler(self.clock, self.invoker)
         self.gateway.add_function_routes()
         local_routes.add(self.gateway, self)
+        s3_proxy.add(self.gateway, endpoint)
         self.gateway.start()
         self.pump.start()
         if self._ticker:

@@ -18,6 +18,7 @@ from closedloop.validation import has_line_break, is_email
 from infra import layers as layer_builds
 from infra import wiring
 from infra.constructs.alarm_topic import AlarmTopic
+from infra.constructs.buckets import Buckets
 from infra.constructs.bus import Bus
 from infra.constructs.data import Data
 from infra.constructs.functions import CONTENT_DIR, Functions, Layers
@@ -105,6 +106,7 @@ class ClosedloopStack(Stack):
             configuration_set_name=settings.configuration_set,
         )
         bus = Bus(self, "Events")
+        buckets = Buckets(self, "Buckets", queues=sending.queues)
         apis = {
             api.id: HttpApi(
                 self,
@@ -123,6 +125,7 @@ class ClosedloopStack(Stack):
                 **{table.env: data.tables[table.id].table_name for table in wiring.TABLES},
                 **{queue.env: sending.queues[queue.id].queue_url for queue in wiring.QUEUES},
                 **{secret.env: data.secrets[secret.id].secret_arn for secret in wiring.SECRETS},
+                **{bucket.env: buckets.buckets[bucket.id].bucket_name for bucket in wiring.BUCKETS},
                 **{api.url_env: apis[api.id].url for api in wiring.APIS if api.url_env},
                 wiring.BUS_ENV: bus.bus.event_bus_name,
                 # The whole From, display name included; SES authorizes the address part (sending.py).
@@ -137,6 +140,10 @@ class ClosedloopStack(Stack):
         for spec in wiring.FUNCTIONS:
             function = functions.by_name[spec.name]
             self._grant(spec, function, data=data, sending=sending, bus=bus)
+            for bucket in spec.reads_objects:
+                buckets.grant_read(bucket, function)
+            for bucket in spec.writes_objects:
+                buckets.grant_write(bucket, function)
             for route in spec.routes:
                 apis[route.api.id].add_route(route, spec, function)
             if spec.queue_trigger:
@@ -180,6 +187,7 @@ class ClosedloopStack(Stack):
         self.data, self.sending, self.bus, self.apis = data, sending, bus, apis
         self.functions, self.streams, self.scheduling = functions, streams, scheduling
         self.alarm_topic, self.monitoring = alarm_topic, monitoring
+        self.buckets = buckets
 
     @staticmethod
     def _grant(spec: wiring.Function, function: lambda_.Function, *, data: Data, sending: Sending, bus: Bus) -> None:

@@ -88,7 +88,31 @@ SEND_QUEUE = Queue(id="send", env="SEND_QUEUE_URL", max_receive_count=5)
 REACTIONS_QUEUE = Queue(id="reactions", env="REACTIONS_QUEUE_URL", max_receive_count=8)
 # Release jobs after a sending pause: each job releases pages of held messages and queues its own continuation.
 RELEASE_QUEUE = Queue(id="release", env="RELEASE_QUEUE_URL", max_receive_count=5)
-QUEUES = (SEND_QUEUE, REACTIONS_QUEUE, RELEASE_QUEUE)
+# CSV imports: the bucket's notifications of new files, and the chunks each file is split into.
+IMPORT_FILES_QUEUE = Queue(id="import-files", env="IMPORT_FILES_QUEUE_URL", max_receive_count=3)
+IMPORT_CHUNKS_QUEUE = Queue(id="import-chunks", env="IMPORT_CHUNKS_QUEUE_URL", max_receive_count=5)
+QUEUES = (SEND_QUEUE, REACTIONS_QUEUE, RELEASE_QUEUE, IMPORT_FILES_QUEUE, IMPORT_CHUNKS_QUEUE)
+
+# --- buckets ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """An S3 bucket: private, TLS only, encrypted; objects under `prefix` expire after `expire_days` and each new
+    one is announced on `notifies` (S3 event notification to an SQS queue)."""
+
+    id: str
+    env: str
+    prefix: str
+    expire_days: int
+    notifies: Queue | None = None
+
+
+# CSV files to import, whether posted to the API or uploaded through a presigned URL: transient personal data.
+IMPORTS_BUCKET = Bucket(
+    id="imports", env="IMPORTS_BUCKET", prefix="uploads/", expire_days=2, notifies=IMPORT_FILES_QUEUE
+)
+BUCKETS = (IMPORTS_BUCKET,)
 
 BUS_ENV = "EVENT_BUS_NAME"
 EVENT_SOURCE = "closedloop"
@@ -213,6 +237,9 @@ class Function:
     writes: tuple[Table, ...] = ()
     sends_to: tuple[Queue, ...] = ()
     secrets: tuple[Secret, ...] = ()
+    # Objects under a bucket's prefix: read (GetObject) and written (PutObject, presigned PUT URLs).
+    reads_objects: tuple[Bucket, ...] = ()
+    writes_objects: tuple[Bucket, ...] = ()
     publishes_events: bool = False
     sends_email: bool = False
     # Which API base URLs the function needs (to render tracking links); each must have a url_env.
@@ -287,6 +314,8 @@ ADMIN = Function(
         Route(ADMIN_API, "POST", "/v1/sending/resume"),
         Route(ADMIN_API, "GET", "/v1/profiles/{profile_id}/export"),
         Route(ADMIN_API, "DELETE", "/v1/profiles/{profile_id}"),
+        Route(ADMIN_API, "POST", "/v1/imports"),
+        Route(ADMIN_API, "GET", "/v1/imports/{import_id}"),
     ),
     # The ledger: the status record of each message it accepts, read back by GET /v1/messages/{message_id}.
     # Activity and held: a GDPR export reads and an erasure deletes what they hold about the person.
@@ -301,6 +330,8 @@ ADMIN = Function(
     # Every recorded event goes on the bus as event.recorded, for the automations that react to it.
     publishes_events=True,
     uses_content=True,  # config (profile due dates, activity) and templates (POST /v1/messages renders a preview)
+    # POST /v1/imports stores the posted CSV, or signs a PUT URL for a larger one, under the bucket's prefix.
+    writes_objects=(IMPORTS_BUCKET,),
 )
 SENDER = Function(
     name="sender",
@@ -420,6 +451,31 @@ WE_MISS_YOU = Function(
     uses_content=True,  # config: the check's template and timing
     timeout_s=300,
 )
+IMPORT_FILES = Function(
+    name="import-files",
+    folder="import_files",
+    description="CSV import: checks a new file in the imports bucket and splits it into chunks of rows.",
+    queue_trigger=QueueTrigger(IMPORT_FILES_QUEUE, batch_size=1, max_concurrency=2),
+    reads=(LEDGER,),  # the import's record (its options)
+    writes=(LEDGER,),  # rows and chunks planned, or why the file was refused
+    reads_objects=(IMPORTS_BUCKET,),
+    sends_to=(IMPORT_CHUNKS_QUEUE,),
+    memory_mb=512,
+    timeout_s=300,
+)
+IMPORT_CHUNKS = Function(
+    name="import-chunks",
+    folder="import_chunks",
+    description="CSV import: imports one chunk of rows into profiles and counts it once.",
+    queue_trigger=QueueTrigger(IMPORT_CHUNKS_QUEUE, batch_size=1, max_concurrency=4),
+    reads=(PROFILES, LEDGER),  # profiles, address claims, the suppression list, the chunk's record
+    writes=(PROFILES, LEDGER),  # profiles with their claims; the chunk's record and the import's counters
+    reads_objects=(IMPORTS_BUCKET,),
+    secrets=(ERASURE_KEY,),  # an erased person is found by the keyed hash of their address, and not imported
+    uses_content=True,  # config: a profile's due dates (birthday, we-miss-you)
+    memory_mb=512,
+    timeout_s=60,
+)
 
 SUBSCRIBE = Function(
     name="subscribe",
@@ -480,6 +536,8 @@ FUNCTIONS = (
     SUBSCRIBE,
     CONFIRM,
     PREFERENCES,
+    IMPORT_FILES,
+    IMPORT_CHUNKS,
 )
 
 # SQS visibility must outlast every retry of the consumer's batch (AWS guidance: six times the function timeout).
@@ -508,6 +566,8 @@ def environment_names(function: Function) -> dict[str, str]:
         names[secret.env] = secret.id
     for api in function.knows_urls:
         names[api.url_env] = api.id
+    for bucket in {*function.reads_objects, *function.writes_objects}:
+        names[bucket.env] = bucket.id
     if function.publishes_events:
         names[BUS_ENV] = "bus"
     return names

@@ -512,3 +512,101 @@ class FakeSignups:
 
     def mark_confirmation_published(self, token_key: str) -> None:
         self.claims[token_key] = "published"
+
+
+class FakeImportStore:
+    """Imports and their chunks, writing profiles into a FakeProfiles with the rules of its `save`."""
+
+    def __init__(self, profiles: FakeProfiles, suppressions: FakeSuppressions) -> None:
+        self.profiles = profiles
+        self.suppressions = suppressions
+        self.records: dict[str, object] = {}
+        self.chunks: dict[tuple[str, int], list[dict]] = {}  # counted chunks and their errors
+        self.conflict_once: set[str] = set()  # profile ids whose next write fails as if someone wrote them first
+
+    def create(self, record, now: datetime) -> None:
+        assert record.import_id not in self.records
+        self.records[record.import_id] = record
+
+    def get(self, import_id: str):
+        import copy
+
+        record = self.records.get(import_id)
+        return copy.deepcopy(record) if record else None
+
+    def mark_planned(self, import_id: str, rows: int, chunks: int) -> None:
+        record = self.records[import_id]
+        if record.chunks is None:
+            record.rows, record.chunks = rows, chunks
+
+    def refuse(self, import_id: str, line: int, reason: str) -> None:
+        record = self.records[import_id]
+        if record.chunks is None:
+            record.rows, record.chunks, record.file_errors = 0, 0, [{"line": line, "reason": reason}]
+
+    def chunk_counted(self, import_id: str, number: int) -> bool:
+        return (import_id, number) in self.chunks
+
+    def chunk_errors(self, import_id: str, numbers: list[int]):
+        for number in numbers:
+            yield self.chunks[(import_id, number)]
+
+    def count_chunk(self, import_id, number, counters, errors, now) -> bool:
+        if (import_id, number) in self.chunks:
+            return False
+        self.chunks[(import_id, number)] = list(errors)
+        record = self.records[import_id]
+        record.done_chunks += 1
+        for outcome, count in counters.items():
+            record.counters[outcome] = record.counters.get(outcome, 0) + count
+        if errors:
+            record.error_chunks = sorted({*record.error_chunks, number})
+        return True
+
+    def snapshot(self, addresses: set[str], profile_ids: set[str], suppression_keys: set[str] = frozenset()):
+        from closedloop.imports import Snapshot
+
+        claims = {a: self.profiles.claims[a] for a in addresses if a in self.profiles.claims}
+        wanted = {*profile_ids, *claims.values()}
+        found = {pid: self.profiles.get(pid) for pid in wanted if pid in self.profiles.items}
+        return Snapshot(claims, found, {key: self.suppressions.get(key) for key in {*addresses, *suppression_keys}})
+
+    def write_profiles(self, writes: list, now: datetime) -> set[str]:
+        conflicted = set()
+        for op in writes:
+            if op.change.profile_id in self.conflict_once:
+                self.conflict_once.discard(op.change.profile_id)
+                conflicted.add(op.change.profile_id)
+                continue
+            try:
+                self.profiles.save(op.change, now, op.existing)
+            except (ConcurrentUpdate, EmailTaken):
+                conflicted.add(op.change.profile_id)
+        return conflicted
+
+
+class FakeImportFiles:
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+
+    def put(self, key: str, data: bytes) -> None:
+        self.files[key] = data
+
+    def upload_url(self, key: str, expires_s: int) -> str:
+        return f"https://uploads.example.test/{key}?expires={expires_s}"
+
+    def read(self, key: str):
+        data = self.files[key]
+        for start in range(0, len(data), 7):  # small blocks: lines and characters are cut anywhere
+            yield data[start : start + 7]
+
+    def read_range(self, key: str, start: int, end: int) -> bytes:
+        return self.files[key][start:end]
+
+
+class FakeImportQueue:
+    def __init__(self) -> None:
+        self.chunks: list = []
+
+    def enqueue(self, chunks: list) -> None:
+        self.chunks.extend(chunks)

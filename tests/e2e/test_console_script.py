@@ -18,6 +18,7 @@ import pytest
 
 from closedloop_local import cli
 from closedloop_local.client import LocalClient, link_containing
+from closedloop_local.runtime import Runtime
 
 pytestmark = pytest.mark.e2e
 
@@ -83,3 +84,31 @@ def test_a_host_other_than_loopback_is_refused_unless_asked_twice(capsys):
     assert cli.exposure_refusal("0.0.0.0", expose=True) is None
     assert cli.exposure_refusal("::1", expose=False) is None
     assert cli.exposure_refusal("localhost", expose=False) is None
+
+
+def test_closedloop_import_runs_a_file_against_the_runtime_as_the_readme_shows_it(tmp_path: Path):
+    # `closedloop import` against `closedloop local`, exactly as the README shows it: URL and key from the environment.
+    csv = tmp_path / "people.csv"
+    csv.write_text("email,first_name,birthday\ncli-ada@example.com,Ada,1990-06-15\nnot-an-address,Bob,\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    with Runtime(quiet=True, content_dir=CONTENT_DIR) as runtime:
+        env |= {"CLOSEDLOOP_URL": runtime.base_url, "CLOSEDLOOP_API_KEY": runtime.api_key}
+        command = [str(CLOSEDLOOP), "import", str(csv), "--status", "subscribed", "--consent-source", "fair"]
+        done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        refused = subprocess.run(
+            [str(CLOSEDLOOP), "import", str(csv), "--status", "subscribed"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        ada = LocalClient(runtime.base_url, runtime.api_key).ok("GET", "/v1/profiles?email=cli-ada@example.com")
+
+    assert done.returncode == 1, done.stderr  # done, with a failed row
+    assert re.search(r"created\s+1\b", done.stdout) and re.search(r"failed\s+1\b", done.stdout), done.stdout
+    assert "line       3" in done.stdout and "email" in done.stdout
+    assert "100%" in done.stdout
+    assert ada["consent"]["detail"] == "fair"
+    assert refused.returncode == 2
+    assert "consent_source" in refused.stderr

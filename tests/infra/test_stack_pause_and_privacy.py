@@ -74,7 +74,8 @@ def test_held_messages_are_kept_per_profile_and_released_by_a_queue_job(synthesi
     assert wiring.RELEASE_QUEUE in wiring.ADMIN.sends_to and wiring.HELD in wiring.SENDER.writes
 
 
-def test_the_erasure_key_is_a_generated_secret_only_the_sender_the_admin_api_and_the_confirm_step_read():
-    # confirm: the person's own double opt-in lifts their erasure, found by the keyed hash of their address.
+def test_the_erasure_key_is_a_generated_secret_read_only_where_an_erased_address_must_be_recognised():
+    # confirm: the person's own double opt-in lifts their erasure, found by the keyed hash of their address;
+    # import-chunks: an erased person is not imported again.
     readers = {f.name for f in wiring.FUNCTIONS if wiring.ERASURE_KEY in f.secrets}
-    assert readers == {"sender", "admin-api", "confirm"}
+    assert readers == {"sender", "admin-api", "confirm", "import-chunks"}

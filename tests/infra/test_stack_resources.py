@@ -86,6 +86,7 @@ def test_resource_variables_point_at_the_resources_they_name(synthesized, resour
         **{t.env: stack.data.tables[t.id] for t in wiring.TABLES},
         **{q.env: stack.sending.queues[q.id] for q in wiring.QUEUES},
         **{s.env: stack.data.secrets[s.id] for s in wiring.SECRETS},
+        **{b.env: stack.buckets.buckets[b.id] for b in wiring.BUCKETS},
         **{a.url_env: stack.apis[a.id].api for a in wiring.APIS if a.url_env},
         wiring.BUS_ENV: stack.bus.bus,
     }
@@ -116,6 +117,7 @@ def test_exactly_the_functions_that_read_templates_or_config_use_content():
         "subscribe",
         "confirm",
         "preferences",
+        "import-chunks",  # config: the due dates of the profiles it writes
     }
 
 

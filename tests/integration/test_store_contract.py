@@ -502,3 +502,141 @@ def test_a_confirmation_is_claimed_once_and_published_once(signups, profile_id):
     signups.mark_confirmation_published(f"{profile_id}#t1")
     assert signups.claim_confirmation(f"{profile_id}#t1", NOW) == "published"
     assert signups.claim_confirmation(f"{profile_id}#t2", NOW) == "claimed"
+
+
+# --- CSV imports: the bulk reads and writes, and the import's records ---------------------------------------------
+
+
+class ImportStores(NamedTuple):
+    profiles: object
+    imports: object
+    suppressions: object
+
+
+@pytest.fixture(params=["fake", "dynamodb"])
+def import_stores(request, resources):
+    from tests.fakes import FakeImportStore, FakeSuppressions
+
+    if request.param == "fake":
+        profiles, suppressions = FakeProfiles(), FakeSuppressions()
+        return ImportStores(profiles, FakeImportStore(profiles, suppressions), suppressions)
+    return ImportStores(services.profiles(), services.import_store(), services.suppressions())
+
+
+def _op(existing, new, claimed=False):
+    from closedloop.imports import ProfileWriteOp
+
+    return ProfileWriteOp(existing, new._replace(previous_email=existing.email if existing else None), claimed)
+
+
+def test_profiles_written_in_bulk_read_back_as_a_save_leaves_them(import_stores, profile_id):
+    profiles, imports_, _ = import_stores
+    other = f"{profile_id}-2"
+
+    conflicted = imports_.write_profiles([_op(None, change(profile_id)), _op(None, change(other, city="Ely"))], NOW)
+
+    assert conflicted == set()
+    stored = profiles.get(profile_id, consistent=True)
+    assert (stored.version, stored.status, stored.attributes, stored.consent) == (
+        1,
+        "subscribed",
+        {"first_name": "Ada"},
+        {"source": "api", "at": "2026-03-01T12:00:00Z"},
+    )
+    assert profiles.find_by_email(f"{other}@example.net").attributes["city"] == "Ely"
+    assert profile_id in due_ids(profiles, "idle") and profile_id in due_ids(profiles, "birthday")
+    profiles.save(change(profile_id, city="Leeds"), NOW, stored)  # a PUT afterwards finds the version it expects
+    assert profiles.get(profile_id, consistent=True).version == 2
+
+
+def test_a_bulk_write_leaves_out_only_the_profiles_that_changed_meanwhile(import_stores, profile_id):
+    profiles, imports_, _ = import_stores
+    other, third = f"{profile_id}-2", f"{profile_id}-3"
+    profiles.save(change(profile_id), NOW, None)
+    stale = profiles.get(profile_id, consistent=True)
+    profiles.set_status(profile_id, "unsubscribed", NOW, LEFT)
+    profiles.save(change(third), NOW, None)
+
+    conflicted = imports_.write_profiles(
+        [
+            _op(stale, change(profile_id, city="Ely"), claimed=True),
+            _op(None, change(other)),
+            _op(None, change(f"{profile_id}-4", email=f"{third}@example.net")),  # another profile's address
+        ],
+        NOW,
+    )
+
+    assert conflicted == {profile_id, f"{profile_id}-4"}
+    assert profiles.get(profile_id, consistent=True).status == "unsubscribed"
+    assert profiles.get(other, consistent=True) is not None
+    assert profiles.get(f"{profile_id}-4", consistent=True) is None
+
+
+def test_a_bulk_write_moves_the_address_claim(import_stores, profile_id):
+    profiles, imports_, _ = import_stores
+    profiles.save(change(profile_id), NOW, None)
+    stored = profiles.get(profile_id, consistent=True)
+
+    imports_.write_profiles([_op(stored, change(profile_id, email=f"{profile_id}.new@example.net"))], NOW)
+
+    assert profiles.find_by_email(f"{profile_id}.new@example.net").profile_id == profile_id
+    assert profiles.find_by_email(f"{profile_id}@example.net") is None
+
+
+def test_a_snapshot_holds_claims_profiles_and_suppression_entries(import_stores, profile_id):
+    from closedloop.suppression import Suppression
+
+    profiles, imports_, suppressions = import_stores
+    profiles.save(change(profile_id), NOW, None)
+    profiles.save(change(f"{profile_id}-2"), NOW, None)
+    entry = Suppression(f"{profile_id}.x@example.net", "bounce", "2026-03-01T12:00:00Z")
+    suppressions.put(entry)
+    addresses = {f"{profile_id}@example.net", entry.address, f"{profile_id}.none@example.net"}
+
+    snapshot = imports_.snapshot(addresses, {f"{profile_id}-2", f"{profile_id}-missing"})
+
+    assert snapshot.claims == {f"{profile_id}@example.net": profile_id}
+    assert set(snapshot.profiles) == {profile_id, f"{profile_id}-2"}
+    assert snapshot.profiles[profile_id] == profiles.get(profile_id, consistent=True)
+    assert snapshot.suppressions[entry.address] == entry
+    assert snapshot.suppressions[f"{profile_id}@example.net"] is None
+
+
+def test_an_import_counts_each_chunk_once_and_keeps_its_errors(import_stores):
+    from closedloop.imports import ImportOptions, ImportRecord, new_import_id
+
+    _, imports_, _ = import_stores
+    record = ImportRecord(new_import_id(), ImportOptions("subscribed", "fair"), "2026-03-01T12:00:00Z")
+    imports_.create(record, NOW)
+    imports_.mark_planned(record.import_id, 3, 2)
+    imports_.mark_planned(record.import_id, 99, 99)  # the first plan stands
+    counters = {"created": 1, "updated": 0, "unchanged": 0, "suppressed": 0, "failed": 1}
+    errors = [{"line": 3, "reason": "email is empty"}]
+
+    first = imports_.count_chunk(record.import_id, 0, counters, errors, NOW)
+    again = imports_.count_chunk(record.import_id, 0, counters, errors, NOW)
+    imports_.count_chunk(record.import_id, 1, {**counters, "failed": 0}, [], NOW)
+
+    stored = imports_.get(record.import_id)
+    assert (first, again) == (True, False)
+    assert imports_.chunk_counted(record.import_id, 0) and not imports_.chunk_counted(record.import_id, 2)
+    assert (stored.rows, stored.chunks, stored.done_chunks, stored.status) == (3, 2, 2, "done")
+    assert stored.counters == {"created": 2, "updated": 0, "unchanged": 0, "suppressed": 0, "failed": 1}
+    assert stored.error_chunks == [0]
+    assert list(imports_.chunk_errors(record.import_id, [0])) == [errors]
+    assert stored.options == ImportOptions("subscribed", "fair")
+
+
+def test_a_refused_file_ends_the_import_with_its_error(import_stores):
+    from closedloop.imports import ImportOptions, ImportRecord, new_import_id
+
+    _, imports_, _ = import_stores
+    record = ImportRecord(new_import_id(), ImportOptions(), "2026-03-01T12:00:00Z", upload=True)
+    imports_.create(record, NOW)
+    assert imports_.get(record.import_id).status == "queued"
+
+    imports_.refuse(record.import_id, 1, "no email column")
+
+    stored = imports_.get(record.import_id)
+    assert (stored.status, stored.rows, stored.file_errors) == ("done", 0, [{"line": 1, "reason": "no email column"}])
+    assert imports_.get("imp-" + "f" * 32) is None

@@ -9,6 +9,9 @@ from typing import TYPE_CHECKING, Protocol
 from closedloop.values import Activity, ClickRecord, DueEntry, Link, MessageStatus
 
 if TYPE_CHECKING:
+    from closedloop.imports import Chunk as ImportChunk
+    from closedloop.imports import ImportRecord, ProfileWriteOp
+    from closedloop.imports import Snapshot as ImportSnapshot
     from closedloop.mail import OutgoingMail
     from closedloop.pause import Held, Pause
     from closedloop.privacy import Record
@@ -208,3 +211,61 @@ class ReactionQueue(Protocol):
     """The reactions queue: clicks to store (step "record") and to settle later; opens whose recording failed."""
 
     def enqueue(self, activity: Activity, step: str = "record", delay_seconds: int = 0) -> None: ...
+
+
+class ImportStore(Protocol):
+    """CSV imports: their records and chunks, and the bulk reads and writes a chunk of rows needs.
+
+    Profiles are written with exactly the rules of ProfileStore.save (version condition, address claim, release
+    of the previous address), many at a time.
+    """
+
+    def create(self, record: ImportRecord, now: datetime) -> None: ...
+
+    def get(self, import_id: str) -> ImportRecord | None:
+        """The import's record (strongly consistent), counters and the numbers of chunks with errors included."""
+
+    def mark_planned(self, import_id: str, rows: int, chunks: int) -> None:
+        """The file was read: it holds `rows` rows in `chunks` chunks (only the first call counts)."""
+
+    def refuse(self, import_id: str, line: int, reason: str) -> None:
+        """The whole file cannot be imported: the import is done with this one error and no rows."""
+
+    def chunk_counted(self, import_id: str, number: int) -> bool:
+        """Whether the chunk has been counted into the import already (a redelivery then does nothing)."""
+
+    def chunk_errors(self, import_id: str, numbers: list[int]) -> Iterator[list[dict]]:
+        """The errors recorded by these chunks, chunk by chunk in the order given."""
+
+    def count_chunk(self, import_id: str, number: int, counters: dict[str, int], errors: list[dict], now) -> bool:
+        """Record the chunk and add its counters to the import's, atomically and once; False if it was counted."""
+
+    def snapshot(
+        self, addresses: set[str], profile_ids: set[str], suppression_keys: set[str] = frozenset()
+    ) -> ImportSnapshot:
+        """Claims and suppression entries of these (normalised) addresses, and the suppression entries of
+        `suppression_keys` (erased hashes); the profiles named and those holding the addresses. Strongly
+        consistent. Suppressions come back by key, None where there is no entry."""
+
+    def write_profiles(self, writes: list[ProfileWriteOp], now: datetime) -> set[str]:
+        """Write each profile as ProfileStore.save would; returns the ids whose write found the profile or a claim
+        changed since the snapshot (nothing of those was written)."""
+
+
+class ImportFiles(Protocol):
+    """The files of imports, by key in the imports bucket."""
+
+    def put(self, key: str, data: bytes) -> None: ...
+
+    def upload_url(self, key: str, expires_s: int) -> str:
+        """A presigned URL a plain HTTP PUT of the file goes to."""
+
+    def read(self, key: str) -> Iterator[bytes]:
+        """The file, streamed in blocks."""
+
+    def read_range(self, key: str, start: int, end: int) -> bytes:
+        """Bytes start..end-1 of the file."""
+
+
+class ImportQueue(Protocol):
+    def enqueue(self, chunks: list[ImportChunk]) -> None: ...

@@ -137,6 +137,27 @@ def mailer():
     return SesMailer(clock(), settings().configuration_set)
 
 
+@lru_cache(maxsize=1)
+def import_store():
+    from closedloop.adapters.imports import DynamoImportStore
+
+    return DynamoImportStore(settings())
+
+
+@lru_cache(maxsize=1)
+def import_files():
+    from closedloop.adapters.imports import S3ImportFiles
+
+    return S3ImportFiles(settings())
+
+
+@lru_cache(maxsize=1)
+def import_queue():
+    from closedloop.adapters.imports import SqsImportQueue
+
+    return SqsImportQueue(settings())
+
+
 def _secret(name: str, force_fetch: bool = False) -> dict:
     from aws_lambda_powertools.utilities import parameters
 
@@ -261,6 +282,9 @@ def reset() -> None:
         release_queue,
         personal_records,
         signups,
+        import_store,
+        import_files,
+        import_queue,
     ):
         factory.cache_clear()
     load_config.cache_clear()

@@ -45,6 +45,8 @@ class Settings:
     send_queue_url: str = _Variable("SEND_QUEUE_URL")
     reactions_queue_url: str = _Variable("REACTIONS_QUEUE_URL")
     release_queue_url: str = _Variable("RELEASE_QUEUE_URL")
+    import_chunks_queue_url: str = _Variable("IMPORT_CHUNKS_QUEUE_URL")
+    imports_bucket: str = _Variable("IMPORTS_BUCKET")
     event_bus_name: str = _Variable("EVENT_BUS_NAME")
     tracking_keys_secret: str = _Variable("TRACKING_KEYS_SECRET")
     api_key_secret: str = _Variable("API_KEY_SECRET")

@@ -10,7 +10,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import PynamoDBException
 
 from closedloop import services
-from closedloop.api import events, messages, privacy, profiles, sending, suppressions
+from closedloop.api import events, imports, messages, privacy, profiles, sending, suppressions
 from closedloop.api.body import error_response, json_response
 from closedloop.errors import ClosedloopError, DependencyFailed
 from closedloop.observability import logger
@@ -31,7 +31,7 @@ def require_api_key(app: APIGatewayHttpResolver, next_middleware: NextMiddleware
 def build() -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver()
     app.use(middlewares=[require_api_key])
-    for router in (profiles.router, events.router, messages.router, suppressions.router):
+    for router in (profiles.router, events.router, messages.router, suppressions.router, imports.router):
         app.include_router(router)
     for router in (sending.router, privacy.router):
         app.include_router(router)

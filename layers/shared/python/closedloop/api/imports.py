@@ -1,0 +1,53 @@
+"""POST /v1/imports (a CSV in the body, or an upload URL for a larger file) and GET /v1/imports/{import_id}."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+
+from closedloop import imports, services
+from closedloop.api.body import json_body, json_response
+from closedloop.errors import InvalidInput
+
+router = APIGatewayHttpRouter()
+
+
+@router.post("/v1/imports")
+def start_import() -> Response:
+    event = router.current_event
+    options = imports.parse_options(event.query_string_parameters)
+    content_type = (event.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if content_type == "application/json":
+        imports.parse_upload_request(json_body(event))
+        data = None
+    else:
+        data = _raw_body(event)
+        if not data:
+            raise InvalidInput('the body is empty: send a CSV (Content-Type: text/csv), or {"upload": true}')
+    answer = imports.start(
+        options,
+        data=data,
+        store=services.import_store(),
+        files=services.import_files(),
+        prefix=imports.FILE_PREFIX,
+        now=services.clock().now(),
+    )
+    return json_response(202, answer)
+
+
+@router.get("/v1/imports/<import_id>")
+def get_import(import_id: str) -> Response:
+    return json_response(200, imports.report(services.import_store(), import_id))
+
+
+def _raw_body(event) -> bytes:
+    body = event.body or ""
+    if not event.is_base64_encoded:
+        return body.encode("utf-8", "surrogatepass")
+    try:
+        return base64.b64decode(body)
+    except (binascii.Error, ValueError) as error:
+        raise InvalidInput("the body could not be read") from error
