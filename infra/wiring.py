@@ -287,6 +287,7 @@ ADMIN = Function(
         Route(ADMIN_API, "POST", "/v1/sending/resume"),
         Route(ADMIN_API, "GET", "/v1/profiles/{profile_id}/export"),
         Route(ADMIN_API, "DELETE", "/v1/profiles/{profile_id}"),
+        Route(ADMIN_API, "GET", "/v1/openapi.json"),
     ),
     # The ledger: the status record of each message it accepts, read back by GET /v1/messages/{message_id}.
     # Activity and held: a GDPR export reads and an erasure deletes what they hold about the person.
