@@ -221,6 +221,8 @@ class Function:
     timeout_s: int = 10
     # Reads templates/ or config/ (closedloop.services.config(), the renderer): gets the content layer.
     uses_content: bool = False
+    # Imports pydantic (the admin API's OpenAPI validation): gets the pydantic layer. No other function ships it.
+    uses_pydantic: bool = False
 
     def __post_init__(self) -> None:
         for api in self.knows_urls:
@@ -302,6 +304,7 @@ ADMIN = Function(
     # Every recorded event goes on the bus as event.recorded, for the automations that react to it.
     publishes_events=True,
     uses_content=True,  # config (profile due dates, activity) and templates (POST /v1/messages renders a preview)
+    uses_pydantic=True,  # the request models and GET /v1/openapi.json (closedloop.api.models)
 )
 SENDER = Function(
     name="sender",
