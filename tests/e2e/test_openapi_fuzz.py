@@ -23,6 +23,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    negative_data_rejection,
     response_schema_conformance,
     status_code_conformance,
 )
@@ -34,8 +35,14 @@ from infra import wiring
 pytestmark = pytest.mark.e2e
 
 # Small enough that the whole fuzz (every route, both modes) takes well under two minutes on two shared cores.
-EXAMPLES = 10
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+EXAMPLES = 40
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    negative_data_rejection,  # what the document forbids is refused (4xx), never accepted
+]
 ROUTES = [(route.method, route.path) for route in wiring.ADMIN.routes]
 
 

@@ -63,11 +63,17 @@ def answers(
 
 class ValidateAfterKey(OpenAPIRequestValidationMiddleware):
     """Powertools' request validation as an ordinary middleware (placed after the API key by closedloop.api.app),
-    reading the body with closedloop's checks: a JSON body whatever the Content-Type (curl -d sends a form type)."""
+    reading the body with closedloop's checks: a JSON body whatever the Content-Type (curl -d sends a form type).
+
+    Every admin body is a JSON object: anything else is refused here, because Powertools would quietly validate
+    the first item of a list as if it were the body (it unwraps lists for form fields)."""
 
     def _get_body(self, app: APIGatewayHttpResolver) -> Any:
         event = app.current_event
-        return json_body(event) if (event.body or "").strip() else None
+        body = json_body(event) if (event.body or "").strip() else None
+        if body is not None and not isinstance(body, dict):
+            raise InvalidInput("the body must be a JSON object")
+        return body
 
 
 def invalid_input(error: RequestValidationError) -> InvalidInput:
