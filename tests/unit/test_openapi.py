@@ -6,6 +6,9 @@ import subprocess
 import sys
 
 import pytest
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from pydantic import BaseModel
 
 from closedloop.api import openapi
 from closedloop.api.app import build
@@ -64,6 +67,32 @@ def test_the_document_names_the_bearer_key_and_none_of_powertools_own_error_shap
     assert "HTTPValidationError" not in text and "ResponseValidationError" not in text
 
 
+def test_a_route_that_reads_its_own_body_still_documents_it():
+    # Given a route like POST /v1/imports, whose body is CSV text or a JSON object it reads itself
+    class Upload(BaseModel):
+        upload: bool
+
+    router = APIGatewayHttpRouter()
+
+    @router.post(
+        "/v1/things",
+        responses=openapi.answers((202, None, "Accepted"), body=True),
+        openapi_extensions=openapi.read_by_the_route(
+            'CSV rows, or {"upload": true}', {"text/csv": {"type": "string"}, "application/json": Upload}
+        ),
+    )
+    def post_thing() -> Response[None]:
+        return Response(status_code=202)
+
+    app = build()
+    app.include_router(router)
+
+    # Then the document shows both media types, and the route answers without a Body() parameter
+    body = openapi.document(app)["paths"]["/v1/things"]["post"]["requestBody"]
+    assert body["content"]["text/csv"]["schema"] == {"type": "string"}
+    assert body["content"]["application/json"]["schema"]["properties"]["upload"]["type"] == "boolean"
+
+
 @pytest.mark.parametrize(
     "error, sentence",
     [
@@ -81,7 +110,10 @@ def test_the_document_names_the_bearer_key_and_none_of_powertools_own_error_shap
             {"loc": ("body", "batch", "events", 0, "x"), "type": "extra_forbidden", "msg": "..."},
             "events[0]: unknown field(s): x",
         ),
-        ({"loc": ("body", "batch", "events", 2), "type": "model_type", "msg": "..."}, "events[2] must be a JSON object"),
+        (
+            {"loc": ("body", "batch", "events", 2), "type": "model_type", "msg": "..."},
+            "events[2] must be a JSON object",
+        ),
         (
             {"loc": ("body", "event", "type"), "type": "missing", "msg": "..."},
             "missing field(s): type",

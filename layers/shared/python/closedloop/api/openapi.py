@@ -61,6 +61,16 @@ def answers(
     return declared
 
 
+def read_by_the_route(description: str, content: dict[str, type[BaseModel] | dict]) -> dict:
+    """The `openapi_extensions=` of a route that reads its own body (not JSON, or one of several media types), so
+    the document still shows it: media type -> a model or a JSON schema. Nothing validates it before the route."""
+    schemas = {
+        media_type: {"schema": shape.model_json_schema() if isinstance(shape, type) else shape}
+        for media_type, shape in content.items()
+    }
+    return {"requestBody": {"required": True, "description": description, "content": schemas}}
+
+
 class ValidateAfterKey(OpenAPIRequestValidationMiddleware):
     """Powertools' request validation as an ordinary middleware (placed after the API key by closedloop.api.app),
     reading the body with closedloop's checks: a JSON body whatever the Content-Type (curl -d sends a form type).
