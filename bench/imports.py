@@ -17,6 +17,8 @@ REPO = Path(__file__).resolve().parent.parent
 ROUNDS = 9
 FLOOR = "import boto3"
 HANDLER = "import functions.click.handler"
+# Packages only the admin function ships (its own layer): the click path must never load them.
+NEVER_ON_THE_CLICK_PATH = ("pydantic", "pydantic_core")
 
 _RECORD = """
 import json, sys
@@ -56,7 +58,11 @@ def first_click_modules(click_event: dict) -> list[str]:
         text=True,
         check=True,
     )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    modules = json.loads(out.stdout.strip().splitlines()[-1])
+    heavy = sorted({m.split(".")[0] for m in modules} & set(NEVER_ON_THE_CLICK_PATH))
+    if heavy:
+        raise AssertionError(f"a first click loads {', '.join(heavy)}: only the admin function may")
+    return modules
 
 
 def _time(statement: str) -> float:

@@ -1,10 +1,13 @@
 """Builds the Lambda layers' folders without Docker: `python -m infra.layers`.
 
-Three layers, all plain folders that CDK zips as assets:
+Four layers, all plain folders that CDK zips as assets:
 
 - shared code: `layers/shared` as it is in the repository (python/closedloop -> /opt/python/closedloop);
 - dependencies: `pip install` of layers/requirements.txt for the Lambda's Python (3.13) and architecture (arm64),
   cached under .build/ by a hash of the requirements and the target platform, so a re-synth does not reinstall;
+- pydantic: layers/requirements-pydantic.txt the same way, less what the dependency layer already ships; only the
+  functions the wiring marks `uses_pydantic` (the admin API, for its OpenAPI validation) get it, so the click path
+  never carries it;
 - content: templates/ and config/ staged as content/ (-> /opt/content/templates, /opt/content/config), checked
   on the way (closedloop.content.check_content).
 
@@ -26,6 +29,7 @@ from closedloop.errors import ConfigError
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / ".build" / "layers"
 REQUIREMENTS = ROOT / "layers" / "requirements.txt"
+PYDANTIC_REQUIREMENTS = ROOT / "layers" / "requirements-pydantic.txt"
 SHARED = ROOT / "layers" / "shared"
 CONTENT_SOURCES = ("templates", "config")
 
@@ -53,6 +57,18 @@ def requirements_hash() -> str:
     return digest.hexdigest()
 
 
+def pydantic_requirements_hash() -> str:
+    """Cache key of the pydantic layer: its requirements, and the dependency layer's (whose packages it leaves out)."""
+    digest = hashlib.sha256(PYDANTIC_REQUIREMENTS.read_bytes())
+    digest.update(requirements_hash().encode())
+    return digest.hexdigest()
+
+
+def _distribution(entry: Path) -> str:
+    """ "typing_extensions-4.16.0.dist-info", "typing_extensions.py", "pydantic" -> the import-ish name to compare."""
+    return entry.name.split("-")[0].split(".")[0].lower()
+
+
 def _strip(target: Path) -> None:
     """Remove runtime-provided packages and bytecode caches from an installed `python/` folder."""
     for entry in list(target.iterdir()):
@@ -66,12 +82,22 @@ def _strip(target: Path) -> None:
 
 def build_dependencies(*, force: bool = False) -> Path:
     """The dependency layer folder (holding python/), rebuilt only when the requirements change."""
-    layer = BUILD / "dependencies"
-    stamp = BUILD / "dependencies.sha256"
-    key = requirements_hash()
+    return _build("dependencies", REQUIREMENTS, requirements_hash(), force=force)
+
+
+def build_pydantic(*, force: bool = False) -> Path:
+    """The pydantic layer folder (holding python/): pydantic and what it needs beyond the dependency layer."""
+    shipped = {_distribution(entry) for entry in (build_dependencies() / "python").iterdir()}
+    return _build("pydantic", PYDANTIC_REQUIREMENTS, pydantic_requirements_hash(), force=force, leave_out=shipped)
+
+
+def _build(name: str, requirements: Path, key: str, *, force: bool, leave_out: frozenset | set = frozenset()) -> Path:
+    """pip-install `requirements` for the Lambda's platform into .build/layers/<name>/python, cached by `key`."""
+    layer = BUILD / name
+    stamp = BUILD / f"{name}.sha256"
     if not force and layer.is_dir() and stamp.is_file() and stamp.read_text().strip() == key:
         return layer
-    staging = BUILD / "dependencies.tmp"
+    staging = BUILD / f"{name}.tmp"
     shutil.rmtree(staging, ignore_errors=True)
     target = staging / "python"
     target.mkdir(parents=True)
@@ -88,11 +114,14 @@ def build_dependencies(*, force: bool = False) -> Path:
             "--target",
             str(target),
             "-r",
-            str(REQUIREMENTS),
+            str(requirements),
         ],
         check=True,
     )
     _strip(target)
+    for entry in list(target.iterdir()):
+        if _distribution(entry) in leave_out:
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
     shutil.rmtree(layer, ignore_errors=True)
     staging.rename(layer)
     stamp.write_text(key + "\n")
@@ -140,7 +169,12 @@ def shared_code() -> Path:
 
 def main() -> None:
     try:
-        built = (("dependencies", build_dependencies()), ("content", build_content()), ("shared", shared_code()))
+        built = (
+            ("dependencies", build_dependencies()),
+            ("pydantic", build_pydantic()),
+            ("content", build_content()),
+            ("shared", shared_code()),
+        )
     except ContentInvalid as error:
         raise SystemExit(f"content layer: {error}") from None
     for label, path in built:

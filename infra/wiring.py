@@ -248,6 +248,8 @@ class Function:
     timeout_s: int = 10
     # Reads templates/ or config/ (closedloop.services.config(), the renderer): gets the content layer.
     uses_content: bool = False
+    # Imports pydantic (the admin API's OpenAPI validation): gets the pydantic layer. No other function ships it.
+    uses_pydantic: bool = False
 
     def __post_init__(self) -> None:
         for api in self.knows_urls:
@@ -316,6 +318,7 @@ ADMIN = Function(
         Route(ADMIN_API, "DELETE", "/v1/profiles/{profile_id}"),
         Route(ADMIN_API, "POST", "/v1/imports"),
         Route(ADMIN_API, "GET", "/v1/imports/{import_id}"),
+        Route(ADMIN_API, "GET", "/v1/openapi.json"),
     ),
     # The ledger: the status record of each message it accepts, read back by GET /v1/messages/{message_id}.
     # Activity and held: a GDPR export reads and an erasure deletes what they hold about the person.
@@ -332,6 +335,7 @@ ADMIN = Function(
     uses_content=True,  # config (profile due dates, activity) and templates (POST /v1/messages renders a preview)
     # POST /v1/imports stores the posted CSV, or signs a PUT URL for a larger one, under the bucket's prefix.
     writes_objects=(IMPORTS_BUCKET,),
+    uses_pydantic=True,  # the request models and GET /v1/openapi.json (closedloop.api.models)
 )
 SENDER = Function(
     name="sender",

@@ -35,7 +35,8 @@ LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 
 
 class Layers(Construct):
-    """Shared code (the closedloop package), third-party dependencies, and content (templates, config).
+    """Shared code (the closedloop package), third-party dependencies, pydantic (the admin API only), and content
+    (templates, config).
 
     The content is checked as it is staged: broken content stops synthesis with the checker's sentence.
     """
@@ -59,6 +60,17 @@ class Layers(Construct):
                 str(layer_builds.build_dependencies()),
                 asset_hash_type=AssetHashType.CUSTOM,
                 asset_hash=layer_builds.requirements_hash(),
+            ),
+            **common,
+        )
+        self.pydantic = lambda_.LayerVersion(
+            self,
+            "Pydantic",
+            description="pydantic for python3.13 arm64, the admin API only (layers/requirements-pydantic.txt)",
+            code=lambda_.Code.from_asset(
+                str(layer_builds.build_pydantic()),
+                asset_hash_type=AssetHashType.CUSTOM,
+                asset_hash=layer_builds.pydantic_requirements_hash(),
             ),
             **common,
         )
@@ -135,6 +147,8 @@ class Functions(Construct):
         chosen = [self._layers.dependencies, self._layers.shared]
         if spec.uses_content:
             chosen.append(self._layers.content)
+        if spec.uses_pydantic:
+            chosen.append(self._layers.pydantic)
         return chosen
 
     def _environment_for(self, spec: wiring.Function) -> dict[str, str]:

@@ -34,17 +34,23 @@ def dependency_layer() -> Path:
 
 
 def test_layer_requirements_pin_exactly_what_pyproject_declares():
-    # Given the project's runtime dependencies and the layer's requirements
+    # Given the project's runtime dependencies and the layers' requirements (dependencies, and pydantic apart)
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    layer = layers.REQUIREMENTS.read_text().splitlines()
+    layer = layers.REQUIREMENTS.read_text().splitlines() + layers.PYDANTIC_REQUIREMENTS.read_text().splitlines()
 
     # Then both name the same packages at the same versions
     assert _requirements(layer) == _requirements(project)
 
 
-def test_every_layer_requirement_is_pinned_to_one_version():
-    for requirement in _requirements(layers.REQUIREMENTS.read_text().splitlines()).values():
+@pytest.mark.parametrize("requirements", [layers.REQUIREMENTS, layers.PYDANTIC_REQUIREMENTS], ids=lambda p: p.name)
+def test_every_layer_requirement_is_pinned_to_one_version(requirements: Path):
+    for requirement in _requirements(requirements.read_text().splitlines()).values():
         assert "==" in requirement, requirement
+
+
+def test_pydantic_has_its_own_layer_and_not_the_shared_dependencies():
+    assert "pydantic" not in _requirements(layers.REQUIREMENTS.read_text().splitlines())
+    assert "pydantic" in _requirements(layers.PYDANTIC_REQUIREMENTS.read_text().splitlines())
 
 
 def test_dependency_layer_leaves_boto3_and_botocore_to_the_runtime(dependency_layer: Path):
@@ -63,6 +69,26 @@ def test_dependency_layer_carries_the_pinned_packages(dependency_layer: Path):
     for package in ("aws_lambda_powertools", "pynamodb", "jinja2", "tzdata", "aws_xray_sdk"):
         assert (dependency_layer / package).is_dir(), package
     assert not list(dependency_layer.rglob("__pycache__"))
+
+
+@pytest.fixture(scope="module")
+def pydantic_layer() -> Path:
+    return layers.build_pydantic() / "python"
+
+
+def test_pydantic_layer_carries_pydantic_built_for_python313_on_arm64(pydantic_layer: Path):
+    for package in ("pydantic", "pydantic_core"):
+        assert (pydantic_layer / package).is_dir(), package
+    binaries = [path.name for path in pydantic_layer.rglob("*.so")]
+    assert binaries and all("cpython-313-aarch64" in name or "abi3" in name for name in binaries), binaries
+
+
+def test_pydantic_layer_leaves_out_what_the_dependency_layer_ships(dependency_layer: Path, pydantic_layer: Path):
+    # Two copies of one package in /opt/python would be shadowed by layer order: one copy each.
+    shipped = {layers._distribution(entry) for entry in dependency_layer.iterdir()}
+    assert "typing_extensions" in shipped
+    assert not shipped & {layers._distribution(entry) for entry in pydantic_layer.iterdir()}
+    assert not shipped & {"pydantic", "pydantic_core"}
 
 
 def test_dependency_layer_is_reused_while_requirements_are_unchanged(dependency_layer: Path):

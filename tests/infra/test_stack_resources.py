@@ -98,8 +98,20 @@ def test_resource_variables_point_at_the_resources_they_name(synthesized, resour
 def test_only_content_users_get_the_content_layer(synthesized, resources, spec):
     content = synthesized.logical_id(synthesized.stack.functions._layers.content)
     layers = {layer["Ref"] for layer in _props(resources, _function_id(synthesized, spec))["Layers"]}
-    assert len(layers) == (3 if spec.uses_content else 2)
+    assert len(layers) == 2 + spec.uses_content + spec.uses_pydantic
     assert (content in layers) == spec.uses_content
+
+
+@pytest.mark.parametrize("spec", wiring.FUNCTIONS, ids=lambda f: f.name)
+def test_only_the_admin_api_gets_the_pydantic_layer(synthesized, resources, spec):
+    pydantic = synthesized.logical_id(synthesized.stack.functions._layers.pydantic)
+    layers = {layer["Ref"] for layer in _props(resources, _function_id(synthesized, spec))["Layers"]}
+    assert (pydantic in layers) == (spec.name == "admin-api")
+
+
+def test_only_the_admin_api_uses_pydantic():
+    # The public click path must stay lean: pydantic ships to the admin function alone.
+    assert [f.name for f in wiring.FUNCTIONS if f.uses_pydantic] == ["admin-api"]
 
 
 def test_exactly_the_functions_that_read_templates_or_config_use_content():
@@ -133,7 +145,7 @@ def test_a_function_cannot_know_the_url_of_an_api_without_a_url_variable():
 
 
 def test_layers_are_built_for_python313_on_arm64(template):
-    template.resource_count_is("AWS::Lambda::LayerVersion", 3)
+    template.resource_count_is("AWS::Lambda::LayerVersion", 4)  # shared, dependencies, content, pydantic
     template.all_resources_properties(
         "AWS::Lambda::LayerVersion",
         {"CompatibleRuntimes": ["python3.13"], "CompatibleArchitectures": ["arm64"]},

@@ -21,6 +21,7 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _EMAIL = re.compile(rf"^(?P<local>{_LOCAL})@(?P<domain>(?:{_LABEL}\.)+(?:[A-Za-z]{{2,63}}|xn--[A-Za-z0-9-]{{1,59}}))$")
 
 _BUSINESS_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+BUSINESS_KEY = _BUSINESS_KEY  # public for the OpenAPI document (closedloop.api.models)
 
 # DynamoDB numbers: up to 38 significant digits, magnitudes from 1E-130 to below 1E+126.
 DYNAMO_DIGITS = 38

@@ -6,11 +6,12 @@ import hmac
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import PynamoDBException
 
 from closedloop import services
-from closedloop.api import events, imports, messages, privacy, profiles, sending, suppressions
+from closedloop.api import events, imports, messages, openapi, privacy, profiles, sending, suppressions
 from closedloop.api.body import error_response, json_response
 from closedloop.errors import ClosedloopError, DependencyFailed
 from closedloop.observability import logger
@@ -30,11 +31,17 @@ def require_api_key(app: APIGatewayHttpResolver, next_middleware: NextMiddleware
 
 def build() -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver()
-    app.use(middlewares=[require_api_key])
+    # The key first, then Powertools' request validation (why in this order: closedloop.api.openapi).
+    app.use(middlewares=[require_api_key, openapi.ValidateAfterKey()])
     for router in (profiles.router, events.router, messages.router, suppressions.router, imports.router):
         app.include_router(router)
     for router in (sending.router, privacy.router):
         app.include_router(router)
+    openapi.serve_document(app)
+
+    @app.exception_handler(RequestValidationError)
+    def invalid_request(error: RequestValidationError) -> Response:
+        return error_response(openapi.invalid_input(error))
 
     @app.exception_handler(ClosedloopError)
     def domain_error(error: ClosedloopError) -> Response:

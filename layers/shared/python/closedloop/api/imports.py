@@ -4,21 +4,43 @@ from __future__ import annotations
 
 import base64
 import binascii
+from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from closedloop import imports, services
+from closedloop.api import models
 from closedloop.api.body import json_body, json_response
+from closedloop.api.openapi import answers, read_by_the_route
 from closedloop.errors import InvalidInput
 
 router = APIGatewayHttpRouter()
 
 
-@router.post("/v1/imports")
-def start_import() -> Response:
+@router.post(
+    "/v1/imports",
+    summary="Import profiles from a CSV file (posted, or uploaded through a presigned URL); processed in chunks",
+    responses=answers((202, models.ImportStarted, "Accepted: poll GET /v1/imports/{import_id}"), body=True),
+    # The route reads its body itself: CSV text, or {"upload": true}.
+    openapi_extensions=read_by_the_route(
+        'CSV rows under a header line naming the columns (email required), or {"upload": true}',
+        {"text/csv": {"type": "string"}, "application/json": models.ImportUpload},
+    ),
+)
+def start_import(
+    status: Annotated[
+        Literal["subscribed", "unsubscribed", "pending"] | None,
+        Query(description="The status of rows whose own status column is empty."),
+    ] = None,
+    consent_source: Annotated[
+        str | None,
+        Query(description="Where and how these people agreed; required with status=subscribed.", max_length=200),
+    ] = None,
+) -> Response[models.ImportStarted]:
     event = router.current_event
-    options = imports.parse_options(event.query_string_parameters)
+    options = imports.parse_options(event.query_string_parameters)  # the domain's sentences, unknown names refused
     content_type = (event.headers.get("content-type") or "").split(";")[0].strip().lower()
     if content_type == "application/json":
         imports.parse_upload_request(json_body(event))
@@ -38,8 +60,12 @@ def start_import() -> Response:
     return json_response(202, answer)
 
 
-@router.get("/v1/imports/<import_id>")
-def get_import(import_id: str) -> Response:
+@router.get(
+    "/v1/imports/<import_id>",
+    summary="An import's status, counters and first errors",
+    responses=answers((200, models.ImportState, "The import"), errors={404: "import_not_found"}),
+)
+def get_import(import_id: str) -> Response[models.ImportState]:
     return json_response(200, imports.report(services.import_store(), import_id))
 
 

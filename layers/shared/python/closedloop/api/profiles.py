@@ -1,27 +1,51 @@
+from typing import Annotated
+
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from closedloop import profiles, services, suppression
-from closedloop.api.body import json_body, json_response
+from closedloop import profiles, services, suppression, tokens
+from closedloop.api import models
+from closedloop.api.body import json_response
+from closedloop.api.openapi import answers
 from closedloop.errors import InvalidInput, ProfileNotFound
 from closedloop.validation import is_email, normalise_email
 
 router = APIGatewayHttpRouter()
 
+ProfileId = Annotated[
+    str,
+    Path(description="1-64 letters, digits, '_', ':' or '-'", json_schema_extra={"pattern": tokens.PROFILE_ID.pattern}),
+]
 
-@router.put("/v1/profiles/<profile_id>")
-def put_profile(profile_id: str) -> Response:
+
+@router.put(
+    "/v1/profiles/<profile_id>",
+    summary="Create or update a profile (merged, never overwritten)",
+    responses=answers(
+        (200, models.Profile, "Updated"),
+        (201, models.Profile, "Created"),
+        errors={409: "email_taken: another profile holds the address; consent_withdrawn: they unsubscribed themselves"},
+        body=True,
+    ),
+)
+def put_profile(profile_id: ProfileId, body: Annotated[models.ProfileWrite, Body()]) -> Response[models.Profile]:
     now = services.clock().now()
-    write = profiles.parse_profile_write(profile_id, json_body(router.current_event), now)
+    write = profiles.parse_profile_write(profile_id, body.plain(), now)
     profile, created = profiles.upsert(services.profiles(), write, services.config(), now)
     return json_response(201 if created else 200, profile.to_api())
 
 
-@router.get("/v1/profiles")
-def find_profile() -> Response:
+@router.get(
+    "/v1/profiles",
+    summary="The profile holding an address",
+    responses=answers((200, models.ShownProfile, "The profile"), errors={404: "profile_not_found"}),
+)
+def find_profile(
+    email: Annotated[str, Query(description="e.g. ada@example.com", json_schema_extra=models.EMAIL)],
+) -> Response[models.ShownProfile]:
     """GET /v1/profiles?email=ada@example.com: the profile holding the address."""
-    email = (router.current_event.query_string_parameters or {}).get("email")
-    if not email or not is_email(email.strip()):
+    if not is_email(email.strip()):
         raise InvalidInput("give ?email= with an address like ada@example.com")
     profile = services.profiles().find_by_email(normalise_email(email))
     if profile is None:
@@ -29,8 +53,12 @@ def find_profile() -> Response:
     return json_response(200, _shown(profile))
 
 
-@router.get("/v1/profiles/<profile_id>")
-def get_profile(profile_id: str) -> Response:
+@router.get(
+    "/v1/profiles/<profile_id>",
+    summary="A profile with its interests, aggregates, consent and suppression",
+    responses=answers((200, models.ShownProfile, "The profile"), errors={404: "profile_not_found"}),
+)
+def get_profile(profile_id: ProfileId) -> Response[models.ShownProfile]:
     profile = services.profiles().get(profiles.validate_profile_id(profile_id))
     if profile is None:
         raise ProfileNotFound(f"no profile with id {profile_id!r}")
