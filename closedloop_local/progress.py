@@ -72,9 +72,11 @@ class Bar:
         self._last_tenth = -1
 
     def show(self, done: int, total: int) -> None:
-        share = min(1.0, done / total) if total else 1.0
+        """`total` 0: not known yet (the bar waits at 0 %, rather than claiming it is done)."""
+        share = min(1.0, done / total) if total else 0.0
         filled = round(share * self._width)
-        text = f"   {self._label} [{'#' * filled}{'.' * (self._width - filled)}] {share:4.0%}  {done:,}/{total:,}"
+        of = f"{total:,}" if total else "?"
+        text = f"   {self._label} [{'#' * filled}{'.' * (self._width - filled)}] {share:4.0%}  {done:,}/{of}"
         if self._tty:
             self._out.write(f"\r{text}")
         elif int(share * 10) != self._last_tenth:
