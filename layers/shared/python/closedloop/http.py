@@ -6,6 +6,7 @@ A recipient never sees JSON: every answer on /r, /o and /u is a redirect, a pixe
 from __future__ import annotations
 
 import base64
+import binascii
 from urllib.parse import parse_qs
 
 # The smallest transparent GIF: 43 bytes.
@@ -58,6 +59,20 @@ def method(event: dict) -> str:
 def header(event: dict, name: str) -> str | None:
     """A request header (API Gateway v2 lower-cases their names)."""
     return (event.get("headers") or {}).get(name)
+
+
+def raw_body(event: dict) -> bytes:
+    """The request body as sent: API Gateway passes text as it is (lone surrogates kept for the UTF-8 check to
+    refuse) and anything else base64-encoded. InvalidInput when that encoding is broken."""
+    body = event.get("body") or ""
+    if not event.get("isBase64Encoded"):
+        return body.encode("utf-8", "surrogatepass")
+    try:
+        return base64.b64decode(body)
+    except (binascii.Error, ValueError) as error:
+        from closedloop.errors import InvalidInput  # only on this error path: the click path stays lean
+
+        raise InvalidInput("the body could not be read") from error
 
 
 def form_field(event: dict, name: str) -> str:

@@ -6,13 +6,12 @@ page. Either way a refusal carries a code and a sentence, and nothing has been w
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from typing import NamedTuple
 from urllib.parse import parse_qs
 
 from closedloop.errors import BodyTooLarge, ClosedloopError, InvalidInput, UnsupportedMediaType
+from closedloop.http import header, raw_body
 
 MAX_BODY_BYTES = 16 * 1024  # a sign-up or preference form is a few hundred bytes
 MAX_FIELDS = 100
@@ -27,17 +26,13 @@ class Submission(NamedTuple):
     is_json: bool
 
 
-def header(event: dict, name: str) -> str:
-    return (event.get("headers") or {}).get(name, "") or ""
-
-
 def wants_json(event: dict) -> bool:
-    return _media_type(event) == JSON or JSON in header(event, "accept")
+    return _media_type(event) == JSON or JSON in (header(event, "accept") or "")
 
 
 def read(event: dict) -> Submission:
     """The submitted fields; InvalidInput, BodyTooLarge or UnsupportedMediaType when they cannot be read."""
-    raw = _raw(event)
+    raw = raw_body(event)
     if len(raw) > MAX_BODY_BYTES:
         raise BodyTooLarge(f"the form is larger than {MAX_BODY_BYTES // 1024} KiB")
     media_type = _media_type(event)
@@ -79,17 +74,7 @@ def json_answer(status: int, payload: dict) -> dict:
 
 
 def _media_type(event: dict) -> str:
-    return header(event, "content-type").split(";", 1)[0].strip().lower()
-
-
-def _raw(event: dict) -> bytes:
-    body = event.get("body") or ""
-    if not event.get("isBase64Encoded"):
-        return body.encode("utf-8", "surrogatepass")
-    try:
-        return base64.b64decode(body)
-    except (binascii.Error, ValueError) as error:
-        raise InvalidInput("the form could not be read") from error
+    return (header(event, "content-type") or "").split(";", 1)[0].strip().lower()
 
 
 def _json_fields(text: str) -> dict[str, list[str]]:

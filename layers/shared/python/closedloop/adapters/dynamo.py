@@ -291,22 +291,23 @@ class DynamoProfileStore:
 
     def set_status(self, profile_id: str, status: str, now: datetime, consent: dict) -> bool:
         m = self._m
-        actions = [m.status.set(status), m.consent.set(consent), m.updated_at.set(isoformat(now)), m.writes.add(1)]
+        actions = [m.status.set(status), m.consent.set(consent)]
         if status != "subscribed":
             actions += [m.bday_shard.remove(), m.bday_due_at.remove(), m.idle_shard.remove(), m.idle_due_at.remove()]
-        try:
-            m(profile_id).update(actions=actions, condition=m.profile_id.exists())
-            return True
-        except UpdateError as error:
-            if _conditional_failed(error):
-                return False
-            raise
+        return self._change_existing(profile_id, actions, now)
 
     def set_topics(self, profile_id: str, topics: tuple[str, ...], now: datetime) -> bool:
+        return self._change_existing(profile_id, [self._m.topics.set(list(topics))], now)
+
+    def _change_existing(self, profile_id: str, actions: list, now: datetime) -> bool:
+        """A change the person or an integrator made: counted as a write (the version a PUT guards with); False
+        if there is no such profile."""
         m = self._m
-        actions = [m.topics.set(list(topics)), m.updated_at.set(isoformat(now)), m.writes.add(1)]
         try:
-            m(profile_id).update(actions=actions, condition=m.profile_id.exists())
+            m(profile_id).update(
+                actions=[*actions, m.updated_at.set(isoformat(now)), m.writes.add(1)],
+                condition=m.profile_id.exists(),
+            )
             return True
         except UpdateError as error:
             if _conditional_failed(error):

@@ -6,13 +6,12 @@ UTF-8, NaN or Infinity, numbers beyond DynamoDB's 38 digits, NUL in any text, ne
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 
 from aws_lambda_powertools.event_handler import Response
 
 from closedloop.errors import ClosedloopError, InvalidInput
+from closedloop.http import raw_body
 from closedloop.validation import fits_dynamodb
 
 MAX_BODY_BYTES = 64 * 1024
@@ -26,7 +25,7 @@ class PayloadTooLarge(ClosedloopError):
 
 def json_body(event) -> object:
     """The request body as checked JSON (see the module docstring)."""
-    raw = _raw_body(event)
+    raw = raw_body(event.raw_event)
     if len(raw) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"the body is larger than {MAX_BODY_BYTES // 1024} KiB")
     try:
@@ -41,16 +40,6 @@ def json_body(event) -> object:
         raise InvalidInput(f"the body is not valid JSON ({str(error)[:120]})") from error
     _check(value, depth=0)
     return value
-
-
-def _raw_body(event) -> bytes:
-    body = event.body or ""
-    if not event.is_base64_encoded:
-        return body.encode("utf-8", "surrogatepass")
-    try:
-        return base64.b64decode(body)
-    except (binascii.Error, ValueError) as error:
-        raise InvalidInput("the body could not be read") from error
 
 
 def _refuse_constant(name: str) -> object:

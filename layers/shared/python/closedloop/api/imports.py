@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler import Response
@@ -15,6 +13,7 @@ from closedloop.api import models
 from closedloop.api.body import json_body, json_response
 from closedloop.api.openapi import answers, read_by_the_route
 from closedloop.errors import InvalidInput
+from closedloop.http import raw_body
 
 router = APIGatewayHttpRouter()
 
@@ -46,7 +45,7 @@ def start_import(
         imports.parse_upload_request(json_body(event))
         data = None
     else:
-        data = _raw_body(event)
+        data = raw_body(event.raw_event)
         if not data:
             raise InvalidInput('the body is empty: send a CSV (Content-Type: text/csv), or {"upload": true}')
     answer = imports.start(
@@ -67,13 +66,3 @@ def start_import(
 )
 def get_import(import_id: str) -> Response[models.ImportState]:
     return json_response(200, imports.report(services.import_store(), import_id))
-
-
-def _raw_body(event) -> bytes:
-    body = event.body or ""
-    if not event.is_base64_encoded:
-        return body.encode("utf-8", "surrogatepass")
-    try:
-        return base64.b64decode(body)
-    except (binascii.Error, ValueError) as error:
-        raise InvalidInput("the body could not be read") from error
