@@ -208,7 +208,10 @@ class Pump:
                 processed += delivered
                 if delivered:
                     continue
-                left = self.pending()
+                # Quiet only when two readings agree: moto computes a queue's counts one after another, so a
+                # message whose backoff or delay ends between them is in neither; it stays visible until the
+                # next receive, which this lock holds back, so the second reading sees it.
+                left = self.pending() or self.pending()
                 if not left:
                     return processed
                 if time.monotonic() >= deadline:

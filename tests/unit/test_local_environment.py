@@ -1,5 +1,7 @@
 """The local runtime gives each function only its own variables, as Lambda does (closedloop_local.lambdas)."""
 
+import pytest
+
 from closedloop_local.lambdas import own_environment
 from infra import wiring
 
@@ -35,3 +37,39 @@ def test_a_progress_bar_whose_total_is_not_known_yet_waits_at_zero_rather_than_c
         "   importing [..............................]   0%  0/?",
         "   importing [##############################] 100%  3/3",
     ]
+
+
+class _CountsReadOneAfterAnother:
+    """An SQS client whose queue counts are read at different instants, as moto reads them: the one message's
+    backoff ends between the visible count and the in-flight count of the first reading, so that reading finds it
+    in neither; after that it waits, visible, for a receive."""
+
+    def __init__(self) -> None:
+        self.readings = 0
+
+    def receive_message(self, **_: object) -> dict:
+        return {}
+
+    def get_queue_attributes(self, **_: object) -> dict:
+        self.readings += 1
+        visible = 0 if self.readings == 1 else 1
+        return {
+            "Attributes": {
+                "ApproximateNumberOfMessages": str(visible),
+                "ApproximateNumberOfMessagesNotVisible": "0",
+                "ApproximateNumberOfMessagesDelayed": "0",
+            }
+        }
+
+
+def test_drain_does_not_call_a_queue_quiet_on_one_reading_that_missed_a_message_between_its_counts():
+    from closedloop_local.aws import QueueRef
+    from closedloop_local.pump import DrainTimeout, Pump, Source
+
+    queue = QueueRef(name="send", url="http://127.0.0.1/send", arn="arn:send", dlq_url="http://127.0.0.1/send-dlq")
+    source = Source(name="send", queue=queue, function=wiring.SENDER, batch_size=10, eventbridge=False)
+    pump = Pump(_CountsReadOneAfterAnother(), [source], invoker=None)
+
+    with pytest.raises(DrainTimeout) as still_busy:
+        pump.drain(timeout_s=0)
+    assert still_busy.value.left == {"send": {"visible": 1, "in_flight": 0}}
