@@ -172,3 +172,15 @@ def test_a_transactional_message_still_respects_the_suppression_list(gate, suppr
     suppressions.put(Suppression("p-ada@example.net", "bounce", "2026-03-01T12:00:00Z"))
     receipt = SendRequest("receipt#p-ada", "p-ada", "newsletter-demo", "m2", transactional=True)
     assert send(receipt).outcome is Outcome.SUPPRESSED
+
+
+def test_a_campaign_send_request_survives_the_queue_with_its_campaign_stage_and_variant():
+    from closedloop.values import CampaignRef
+
+    request = SendRequest(
+        send_key="campaign#c1#main#p1", profile_id="p1", template="t", campaign=CampaignRef("c1", "main", "b")
+    )
+    again = SendRequest.from_json(request.to_json())
+
+    assert again == request
+    assert again.campaign.tags() == {"campaign": "c1", "stage": "main", "variant": "b"}

@@ -125,3 +125,14 @@ def test_text_from_a_profile_can_never_mint_a_tracking_link(renderer):
     forged = Profile("p-m", "m@example.com", "subscribed", {"first_name": "Eve", "city": "\x00link0\x00"}, {})
     mail, _ = render(renderer, "birthday", forged, {"note": "\x00link1\x00"})
     assert mail.html.count(f"{BASE}/r/") == 2  # the template's own link and the honeypot only
+
+
+def test_a_campaign_mail_names_its_campaign_stage_and_variant_in_its_ses_tags(renderer):
+    from closedloop.values import CampaignRef
+
+    request = SendRequest("k", ADA.profile_id, "newsletter-demo", "m1", campaign=CampaignRef("c-1", "main", "a"))
+    mail, _ = renderer.render(request, ADA)
+    single, _ = render(renderer, "newsletter-demo")
+
+    assert mail.tags == {"template": "newsletter-demo", "campaign": "c-1", "stage": "main", "variant": "a"}
+    assert single.tags == {"template": "newsletter-demo"}

@@ -42,6 +42,7 @@ from closedloop.profiles import Profile
 from closedloop.suppression import ERASED, ErasureKeys, screen
 from closedloop.tokens import new_message_id
 from closedloop.validation import normalise_email
+from closedloop.values import CampaignRef
 
 # Throttled sends come back after 30 s, 60 s, ... up to SQS's 15-minute delay limit, however often it takes.
 THROTTLE_DELAYS = (30, 60, 120, 300, 600, 900)
@@ -60,6 +61,8 @@ class SendRequest:
     # A message the person asked for (a confirmation, a receipt): sent whatever their marketing consent, never
     # held by a sending pause; suppression still applies (the mailbox bounced or complained).
     transactional: bool = False
+    # A campaign's message: which campaign, stage and variant (its statistics, SES tags and links name them).
+    campaign: CampaignRef | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -73,6 +76,8 @@ class SendRequest:
         if not isinstance(data, dict) or not {"send_key", "profile_id", "template"} <= set(data):
             raise InvalidInput("a send request needs send_key, profile_id and template")
         known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
+        if known.get("campaign") is not None:
+            known["campaign"] = CampaignRef.from_dict(known["campaign"])
         return cls(**known)
 
 

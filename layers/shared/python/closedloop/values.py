@@ -12,6 +12,24 @@ from typing import NamedTuple
 from closedloop.clock import isoformat, parse_instant
 
 
+@dataclass(frozen=True)
+class CampaignRef:
+    """The campaign, stage and A/B variant a message belongs to. Its send request, its SES tags and its link set
+    carry it, so a send, a delivery, an open and a click can each be counted where they happen."""
+
+    id: str
+    stage: str
+    variant: str | None = None
+
+    def tags(self) -> dict[str, str]:
+        """SES message tags (ids are checked when the campaign is created: letters, digits, `_` and `-`)."""
+        return {"campaign": self.id, "stage": self.stage, **({"variant": self.variant} if self.variant else {})}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> CampaignRef:
+        return cls(id=data["id"], stage=data["stage"], variant=data.get("variant"))
+
+
 class Aggregates(NamedTuple):
     """What an integrator's event adds to its profile, applied in the same write as the event itself.
 

@@ -144,7 +144,7 @@ class JinjaRenderer:
                 **({} if request.transactional else one_click),
                 "X-Closedloop-Message-Id": request.message_id,
             },
-            tags={"template": request.template},
+            tags={"template": request.template, **(request.campaign.tags() if request.campaign else {})},
         )
         return mail, links
 
