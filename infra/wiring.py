@@ -72,9 +72,7 @@ HELD = Table(id="held", env="HELD_TABLE", partition_key="profile_id", sort_key="
 
 # Segments, campaigns and what a campaign keeps while it runs (its audience pages, its statistics counters), each
 # under its own partition: `segment#<id>`, `campaign#<id>` (items told apart by sort key), `campaigns` (the list).
-CAMPAIGNS = Table(
-    id="campaigns", env="CAMPAIGNS_TABLE", partition_key="pk", sort_key="sk", ttl_attribute="expires_at"
-)
+CAMPAIGNS = Table(id="campaigns", env="CAMPAIGNS_TABLE", partition_key="pk", sort_key="sk", ttl_attribute="expires_at")
 
 TABLES = (PROFILES, ACTIVITY, LEDGER, HELD, CAMPAIGNS)
 
