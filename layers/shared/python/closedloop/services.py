@@ -82,6 +82,20 @@ def suppressions():
 
 
 @lru_cache(maxsize=1)
+def profile_scan():
+    from closedloop.adapters.profile_scan import DynamoProfileScan
+
+    return DynamoProfileScan(settings())
+
+
+@lru_cache(maxsize=1)
+def segment_store():
+    from closedloop.adapters.segment_store import DynamoSegmentStore
+
+    return DynamoSegmentStore(settings())
+
+
+@lru_cache(maxsize=1)
 def signups():
     from closedloop.adapters.signups import DynamoSignups
 
@@ -274,6 +288,8 @@ def reset() -> None:
         link_sets,
         ledger,
         suppressions,
+        profile_scan,
+        segment_store,
         publisher,
         send_queue,
         reaction_queue,
