@@ -92,7 +92,7 @@ class FakeProfiles:
             "version": 1,
         }
 
-    def scan_page(self, segment: int, total_segments: int, start: dict | None, limit: int):
+    def scan_page(self, segment: int, total_segments: int, start: dict | None, limit: int, fields=None):
         """A parallel scan as DynamoDB splits one: by a hash of the key, in a stable order, resumed after `start`."""
         ids = sorted(pid for pid in self.items if zlib.crc32(pid.encode()) % total_segments == segment)
         after = start["profile_id"]["S"] if start else None

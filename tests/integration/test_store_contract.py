@@ -680,6 +680,18 @@ def test_a_parallel_scan_reads_every_profile_once_as_a_get_would(scan_and_store,
     assert sorted(p.profile_id for p in seen) == ids
     assert all(p == profiles.get(p.profile_id, consistent=True) for p in seen)
 
+    narrow = [
+        profile
+        for segment in range(3)
+        for page in audience.scan_segment(scan, segment, 3, limit=5, fields=frozenset({"attributes.first_name"}))
+        for profile in page
+        if profile.profile_id.startswith(f"{profile_id}-")
+    ]
+    assert sorted(p.profile_id for p in narrow) == ids
+    assert {(p.email, p.status, p.attributes["first_name"]) for p in narrow} == {
+        (f"{pid}@example.net", "subscribed", "Ada") for pid in ids
+    }
+
 
 @pytest.fixture(params=["fake", "dynamodb"])
 def segment_store(request, resources):

@@ -38,12 +38,16 @@ def targets(
 
 
 def scan_segment(
-    scan: ProfileScan, segment_no: int, total_segments: int, limit: int = SCAN_PAGE
+    scan: ProfileScan,
+    segment_no: int,
+    total_segments: int,
+    limit: int = SCAN_PAGE,
+    fields: frozenset[str] | None = None,
 ) -> Iterator[list[Profile]]:
-    """Every page of one parallel-scan segment of the profiles table."""
+    """Every page of one parallel-scan segment of the profiles table (with `fields`: what the rules read)."""
     start = None
     while True:
-        page, start = scan.scan_page(segment_no, total_segments, start, limit)
+        page, start = scan.scan_page(segment_no, total_segments, start, limit, fields)
         yield page
         if start is None:
             return
@@ -74,7 +78,7 @@ def preview(
 
     def one_segment(segment_no: int) -> tuple[int, list[str]]:
         count, sample = 0, []
-        for page in scan_segment(scan, segment_no, parallel):
+        for page in scan_segment(scan, segment_no, parallel, SCAN_PAGE, segment.reads):
             if deadline():
                 raise PreviewTooSlow(
                     "There are too many profiles to count within one API call; narrow the rules or try again."

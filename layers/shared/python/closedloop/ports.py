@@ -279,11 +279,12 @@ class ProfileScan(Protocol):
     """Every profile, read as parallel scan segments (a segment preview, a campaign's audience)."""
 
     def scan_page(
-        self, segment: int, total_segments: int, start: dict | None, limit: int
+        self, segment: int, total_segments: int, start: dict | None, limit: int, fields: frozenset[str] | None = None
     ) -> tuple[list[Profile], dict | None]:
         """Up to `limit` profiles of scan segment `segment` of `total_segments`, from `start` (None: the beginning);
         and where to continue (None: the segment is done). The key is plain JSON, so it can travel in a queue
-        message."""
+        message. With `fields` (`attributes.country`, …) a profile may carry only those, and its id, address and
+        status."""
 
 
 class SegmentStore(Protocol):

@@ -67,11 +67,25 @@ class Segment:
     def matches(self, profile: Profile, now: datetime) -> bool:
         return self.check(profile, now)
 
+    @property
+    def reads(self) -> frozenset[str]:
+        """The profile fields the rules read (`attributes.country`, `last_purchase_at`, …): all a scan needs to
+        fetch to evaluate them."""
+        return frozenset(_fields_of(self.rules))
+
 
 def parse(rules: object, where: str = "rules") -> Segment:
     """Check a rule tree and build its evaluator; InvalidInput names the first bad node."""
     counter = [0]
     return Segment(rules if isinstance(rules, dict) else {}, _node(rules, where, 0, counter))
+
+
+def _fields_of(node: dict) -> set[str]:
+    """The fields a checked rule tree names (a birthday is read in the person's zone, so that too)."""
+    if "field" in node:
+        return {node["field"], "attributes.timezone"} if node.get("op") == "within_next" else {node["field"]}
+    ((_, inner),) = node.items()
+    return set().union(*(_fields_of(item) for item in (inner if isinstance(inner, list) else [inner])))
 
 
 def _node(node: object, where: str, depth: int, counter: list[int]) -> Check:
