@@ -70,7 +70,20 @@ LEDGER = Table(
 # messages with one query, and the release job scans the table, which holds nothing but the backlog to release.
 HELD = Table(id="held", env="HELD_TABLE", partition_key="profile_id", sort_key="send_key")
 
-TABLES = (PROFILES, ACTIVITY, LEDGER, HELD)
+# Sends waiting beyond SQS's 15-minute delay (frequency cap, quiet hours): write-sharded due items
+# (closedloop.due_items), partition `deferred#<crc32(send key) % 8>`, sort key `<due instant>#<send key>`, the
+# request JSON; the deferrals tick queries only the due range of each shard. by_profile: a GDPR export or erasure
+# finds a person's waiting messages.
+DEFERRED = Table(
+    id="deferred",
+    env="DEFERRED_TABLE",
+    partition_key="shard",
+    sort_key="due_key",
+    ttl_attribute="expires_at",
+    indexes=(Index(name="by_profile", partition_key="profile_id", sort_key="due_key", projection="ALL"),),
+)
+
+TABLES = (PROFILES, ACTIVITY, LEDGER, HELD, DEFERRED)
 
 # --- queues and bus ---------------------------------------------------------------------------------------------
 
@@ -343,7 +356,8 @@ SENDER = Function(
     description="The send gate: consent, ledger, render, SES.",
     queue_trigger=QueueTrigger(SEND_QUEUE, batch_size=10, max_concurrency=5),
     reads=(PROFILES, LEDGER),
-    writes=(LEDGER, HELD),  # HELD: a marketing message that meets a sending pause is held there
+    writes=(LEDGER, HELD, DEFERRED),  # HELD: a marketing message that meets a sending pause is held there
+    # DEFERRED: a capped message that must wait beyond SQS's 15-minute delay (quiet hours, frequency cap)
     sends_to=(SEND_QUEUE,),
     # ERASURE_KEY: the gate refuses an erased address by its keyed hash.
     secrets=(TRACKING_KEYS, ERASURE_KEY),
@@ -455,6 +469,17 @@ WE_MISS_YOU = Function(
     uses_content=True,  # config: the check's template and timing
     timeout_s=300,
 )
+DEFERRALS = Function(
+    name="deferrals",
+    folder="deferrals",
+    description="Every minute: puts deferred sends that fell due (quiet hours, frequency cap) back on the send queue.",
+    schedule=ScheduleTrigger(name="deferrals", expression="rate(1 minute)"),
+    # Queries each shard's due range (strongly consistent), deletes what it handed on.
+    reads=(DEFERRED,),
+    writes=(DEFERRED,),
+    sends_to=(SEND_QUEUE,),
+    timeout_s=60,  # shorter than the rate: ticks do not overlap; each stops with time to spare
+)
 IMPORT_FILES = Function(
     name="import-files",
     folder="import_files",
@@ -542,6 +567,7 @@ FUNCTIONS = (
     PREFERENCES,
     IMPORT_FILES,
     IMPORT_CHUNKS,
+    DEFERRALS,
 )
 
 # SQS visibility must outlast every retry of the consumer's batch (AWS guidance: six times the function timeout).

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Protocol
 from closedloop.values import Activity, ClickRecord, DueEntry, Link, MessageStatus
 
 if TYPE_CHECKING:
+    from closedloop.due_items import DueItem
     from closedloop.imports import Chunk as ImportChunk
     from closedloop.imports import ImportRecord, ProfileWriteOp
     from closedloop.imports import Snapshot as ImportSnapshot
@@ -269,3 +270,26 @@ class ImportFiles(Protocol):
 
 class ImportQueue(Protocol):
     def enqueue(self, chunks: list[ImportChunk]) -> None: ...
+
+
+class CapSlots(Protocol):
+    """The frequency cap's slots per person (closedloop.pacing), in the ledger table: `cap-slot#<profile>#<n>`."""
+
+    def take(self, profile_id: str, send_key: str, now: datetime, slots: int, window_seconds: int) -> datetime | None:
+        """Take the first of the person's `slots` slots that is absent or was last taken at least `window_seconds`
+        ago, for `send_key`: one conditional write per slot tried, no read. A slot this send key already holds
+        counts as its own (a redelivery takes no second one). None: taken, the send may go; else all are in use,
+        and the instant the earliest of them frees."""
+
+
+class DueItems(Protocol):
+    """Items that fall due at an instant, write-sharded by their key (closedloop.due_items): the deferred sends."""
+
+    def put(self, item: DueItem, expires_at: int) -> bool:
+        """Store the item unless the same one (shard, instant and key) is stored; False then."""
+
+    def due(self, shard: str, bound: str) -> Iterator[DueItem]:
+        """The shard's items whose sort key is <= bound, oldest first, page by page (strongly consistent)."""
+
+    def remove(self, item: DueItem) -> bool:
+        """Delete the item if it is still there; False if it was gone (another tick took it)."""

@@ -42,6 +42,7 @@ class Settings:
     activity_table: str = _Variable("ACTIVITY_TABLE")
     ledger_table: str = _Variable("LEDGER_TABLE")
     held_table: str = _Variable("HELD_TABLE")
+    deferred_table: str = _Variable("DEFERRED_TABLE")
     send_queue_url: str = _Variable("SEND_QUEUE_URL")
     reactions_queue_url: str = _Variable("REACTIONS_QUEUE_URL")
     release_queue_url: str = _Variable("RELEASE_QUEUE_URL")
