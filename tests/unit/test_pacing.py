@@ -1,6 +1,6 @@
 """Frequency caps and quiet hours in the send gate: who waits, until when (in the recipient's zone), and where."""
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
