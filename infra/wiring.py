@@ -334,9 +334,9 @@ ADMIN = Function(
         Route(ADMIN_API, "GET", "/v1/openapi.json"),
     ),
     # The ledger: the status record of each message it accepts, read back by GET /v1/messages/{message_id}.
-    # Activity and held: a GDPR export reads and an erasure deletes what they hold about the person.
-    reads=(PROFILES, LEDGER, ACTIVITY, HELD),
-    writes=(PROFILES, ACTIVITY, LEDGER, HELD),
+    # Activity, held and deferred: a GDPR export reads and an erasure deletes what they hold about the person.
+    reads=(PROFILES, LEDGER, ACTIVITY, HELD, DEFERRED),
+    writes=(PROFILES, ACTIVITY, LEDGER, HELD, DEFERRED),
     # Resuming a sending pause queues the release job.
     sends_to=(SEND_QUEUE, RELEASE_QUEUE),
     # The API key is checked in the function (constant time) so a missing and a wrong key both get 401, locally

@@ -457,7 +457,9 @@ class FakePersonalRecords:
                 yield Record("ledger", key, prefix, {"pk": key, **item})
         for item in list(self.deferred.items.values()) if self.deferred else ():
             if item.profile_id == profile_id:
-                yield Record("deferred", json.dumps([item.shard, item.sort_key]), "deferred", {"due": item.due})
+                request = json.loads(item.body)
+                data = {"send_key": item.key, "message_id": request.get("message_id"), "due": isoformat(item.due)}
+                yield Record("deferred", json.dumps([item.shard, item.sort_key]), "deferred", data)
         for key in sorted(self.profiles.activities):
             owner, _, sk = key.partition("|")
             if owner == profile_id:

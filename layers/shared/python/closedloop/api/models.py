@@ -268,6 +268,7 @@ class Export(Answer):
     held: list[dict[str, Any]]
     thresholds: list[dict[str, Any]]
     bounces: list[dict[str, Any]]
+    deferred: list[dict[str, Any]] = Field(description="Messages waiting for the frequency cap or quiet hours.")
 
 
 class Document(Answer):
