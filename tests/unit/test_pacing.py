@@ -362,3 +362,30 @@ def test_automations_pass_their_capped_setting_into_their_requests(config, now):
     publisher, rule = FakePublisher(), config.thresholds[0]._replace(capped=True)
     fire(rule, "p-1", 3, FakeLedger(), publisher, now)
     assert publisher.events[0][1]["capped"] is True
+
+
+class DiesBeforeRemoving(FakeDueItems):
+    """A tick that dies after handing a batch on and before removing it (a timeout, a crash)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.broken = True
+
+    def remove(self, item) -> bool:
+        if self.broken:
+            raise ConnectionError("the tick died")
+        return super().remove(item)
+
+
+def test_a_tick_that_dies_between_enqueue_and_delete_repeats_only_what_the_send_key_absorbs(gate):
+    gate.profiles.add("p-1", timezone="Asia/Tokyo")
+    gate.deferred = gate.pacing._deferred = DiesBeforeRemoving()
+    gate.send(capped("c#1"))
+    gate.now = at("2026-11-22T23:00:00Z")
+    with pytest.raises(ConnectionError):
+        deferrals.run_tick(gate.deferred, gate.queue, gate.now)
+    gate.deferred.broken = False
+    deferrals.run_tick(gate.deferred, gate.queue, gate.now)
+    outcomes = [gate.send(request).outcome for request in gate.queue.requests]
+    assert outcomes == [Outcome.SENT, Outcome.DUPLICATE] and len(gate.mailer.sent) == 1
+    assert gate.status("m-c#1")["state"] == "sent" and gate.deferred.items == {}
