@@ -377,9 +377,9 @@ class DiesBeforeRemoving(FakeDueItems):
         return super().remove(item)
 
 
-def test_a_tick_that_dies_between_enqueue_and_delete_repeats_only_what_the_send_key_absorbs(gate):
+def test_a_tick_that_dies_between_enqueue_and_delete_repeats_only_what_the_send_key_absorbs(signer, config):
+    gate = Gate(signer, config, at("2026-11-22T14:00:00Z"), deferred=DiesBeforeRemoving())
     gate.profiles.add("p-1", timezone="Asia/Tokyo")
-    gate.deferred = gate.pacing._deferred = DiesBeforeRemoving()
     gate.send(capped("c#1"))
     gate.now = at("2026-11-22T23:00:00Z")
     with pytest.raises(ConnectionError):
