@@ -133,14 +133,15 @@ def test_automations_opt_in_per_rule():
 
 
 class Gate:
-    def __init__(self, signer, config, when: datetime) -> None:
+    def __init__(self, signer, config, when: datetime, deferred: FakeDueItems | None = None) -> None:
         self.profiles, self.ledger, self.mailer, self.queue = (
             FakeProfiles(),
             FakeLedger(),
             FakeMailer(),
             FakeSendQueue(),
         )
-        self.slots, self.deferred = FakeCapSlots(self.ledger), FakeDueItems()
+        self.slots = FakeCapSlots(self.ledger)
+        self.deferred = deferred if deferred is not None else FakeDueItems()
         self.pacing = Pacing(config, self.slots, self.deferred)
         self.renderer = JinjaRenderer(CONTENT / "templates", signer, "https://links.example.test", "news@example.com")
         self.now = when
