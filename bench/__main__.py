@@ -18,7 +18,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import checks, clicks, counting, csv_import, events, imports, pausing
+from bench import checks, clicks, counting, csv_import, events, imports, pacing, pausing
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -38,6 +38,8 @@ def main() -> int:
         figures["events"] = events.measure()
         progress("measuring the sending pause ...")
         figures["pause"] = pausing.measure()
+        progress("measuring frequency caps, quiet hours and the deferrals tick ...")
+        figures["pacing"] = pacing.measure()
         progress("measuring the scheduled checks at 1,000 and 50,000 profiles ...")
         figures["checks"] = checks.measure()
         progress(f"measuring a CSV import of {csv_import.ROWS:,} rows on the local runtime ...")
@@ -85,6 +87,26 @@ def table_rows(f: dict) -> list[tuple[str, object, str]]:
         ("AWS requests per mail held by a sending pause", f["pause"]["aws_requests_per_held_mail"], ""),
         ("AWS requests per held mail the release job puts back", f["pause"]["aws_requests_per_released_mail"], ""),
     ]
+    if "pacing" in f:
+        p = f["pacing"]
+        rows += [
+            (
+                "AWS requests per capped mail sent, first in the cap's window",
+                p["aws_requests_per_capped_mail_first_in_window"],
+                "",
+            ),
+            (
+                "AWS requests per capped mail sent, third in the cap's window",
+                p["aws_requests_per_capped_mail_third_in_window"],
+                "",
+            ),
+            (
+                "AWS requests per mail deferred to the deferred table (quiet hours)",
+                p["aws_requests_per_mail_deferred_to_the_table"],
+                "",
+            ),
+            ("AWS requests per deferred mail the tick hands back", p["aws_requests_per_mail_the_tick_hands_back"], ""),
+        ]
     for size, checks_at in f["checks"].items():
         for name in ("birthday", "we_miss_you"):
             r = checks_at[name]

@@ -50,6 +50,8 @@ SENDS = Family(
         "skipped_duplicate",
         "held",
         "deferred_throttled",
+        "deferred_quiet",
+        "deferred_capped",
         "failed_render",
         "failed_rejected",
         "possibly_sent",
@@ -126,6 +128,10 @@ BUSINESS_GRAPHS = (
     BusinessGraph(title="Mail possibly sent (each needs a look)", metrics=(SENDS.name("possibly_sent"),)),
     BusinessGraph(title="Mail throttled by SES (deferred)", metrics=(SENDS.name("deferred_throttled"),)),
     BusinessGraph(title="Mail held by a sending pause", metrics=(SENDS.name("held"),)),
+    BusinessGraph(
+        title="Mail deferred by quiet hours and the frequency cap",
+        metrics=(SENDS.name("deferred_quiet"), SENDS.name("deferred_capped")),
+    ),
     # Half width: the two wrap onto a row of their own.
     BusinessGraph(
         title="Clicks: people, machines (by reason), lost",

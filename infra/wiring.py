@@ -74,7 +74,20 @@ HELD = Table(id="held", env="HELD_TABLE", partition_key="profile_id", sort_key="
 # under its own partition: `segment#<id>`, `campaign#<id>` (items told apart by sort key), `campaigns` (the list).
 CAMPAIGNS = Table(id="campaigns", env="CAMPAIGNS_TABLE", partition_key="pk", sort_key="sk", ttl_attribute="expires_at")
 
-TABLES = (PROFILES, ACTIVITY, LEDGER, HELD, CAMPAIGNS)
+# Sends waiting beyond SQS's 15-minute delay (frequency cap, quiet hours): write-sharded due items
+# (closedloop.due_items), partition `deferred#<crc32(send key) % 8>`, sort key `<due instant>#<send key>`, the
+# request JSON; the deferrals tick queries only the due range of each shard. by_profile: a GDPR export or erasure
+# finds a person's waiting messages.
+DEFERRED = Table(
+    id="deferred",
+    env="DEFERRED_TABLE",
+    partition_key="shard",
+    sort_key="due_key",
+    ttl_attribute="expires_at",
+    indexes=(Index(name="by_profile", partition_key="profile_id", sort_key="due_key", projection="ALL"),),
+)
+
+TABLES = (PROFILES, ACTIVITY, LEDGER, HELD, CAMPAIGNS, DEFERRED)
 
 # --- queues and bus ---------------------------------------------------------------------------------------------
 
@@ -329,10 +342,10 @@ ADMIN = Function(
         Route(ADMIN_API, "POST", "/v1/segments/preview"),
     ),
     # The ledger: the status record of each message it accepts, read back by GET /v1/messages/{message_id}.
-    # Activity and held: a GDPR export reads and an erasure deletes what they hold about the person.
+    # Activity, held and deferred: a GDPR export reads and an erasure deletes what they hold about the person.
     # Campaigns: saved segments (a preview scans the profiles, reading suppression entries in the ledger).
-    reads=(PROFILES, LEDGER, ACTIVITY, HELD, CAMPAIGNS),
-    writes=(PROFILES, ACTIVITY, LEDGER, HELD, CAMPAIGNS),
+    reads=(PROFILES, LEDGER, ACTIVITY, HELD, DEFERRED, CAMPAIGNS),
+    writes=(PROFILES, ACTIVITY, LEDGER, HELD, DEFERRED, CAMPAIGNS),
     # Resuming a sending pause queues the release job.
     sends_to=(SEND_QUEUE, RELEASE_QUEUE),
     # The API key is checked in the function (constant time) so a missing and a wrong key both get 401, locally
@@ -355,7 +368,8 @@ SENDER = Function(
     description="The send gate: consent, ledger, render, SES.",
     queue_trigger=QueueTrigger(SEND_QUEUE, batch_size=10, max_concurrency=5),
     reads=(PROFILES, LEDGER),
-    writes=(LEDGER, HELD),  # HELD: a marketing message that meets a sending pause is held there
+    writes=(LEDGER, HELD, DEFERRED),  # HELD: a marketing message that meets a sending pause is held there
+    # DEFERRED: a capped message that must wait beyond SQS's 15-minute delay (quiet hours, frequency cap)
     sends_to=(SEND_QUEUE,),
     # ERASURE_KEY: the gate refuses an erased address by its keyed hash.
     secrets=(TRACKING_KEYS, ERASURE_KEY),
@@ -467,6 +481,17 @@ WE_MISS_YOU = Function(
     uses_content=True,  # config: the check's template and timing
     timeout_s=300,
 )
+DEFERRALS = Function(
+    name="deferrals",
+    folder="deferrals",
+    description="Every minute: puts deferred sends that fell due (quiet hours, frequency cap) back on the send queue.",
+    schedule=ScheduleTrigger(name="deferrals", expression="rate(1 minute)"),
+    # Queries each shard's due range (strongly consistent), deletes what it handed on.
+    reads=(DEFERRED,),
+    writes=(DEFERRED,),
+    sends_to=(SEND_QUEUE,),
+    timeout_s=60,  # shorter than the rate: ticks do not overlap; each stops with time to spare
+)
 IMPORT_FILES = Function(
     name="import-files",
     folder="import_files",
@@ -554,6 +579,7 @@ FUNCTIONS = (
     PREFERENCES,
     IMPORT_FILES,
     IMPORT_CHUNKS,
+    DEFERRALS,
 )
 
 # SQS visibility must outlast every retry of the consumer's batch (AWS guidance: six times the function timeout).

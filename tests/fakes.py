@@ -10,9 +10,9 @@ import copy
 import json
 import zlib
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from closedloop.clock import isoformat
+from closedloop.clock import isoformat, parse_instant
 from closedloop.errors import ConcurrentUpdate, EmailTaken, ProfileNotFound, ProviderThrottled
 from closedloop.mail import OutgoingMail
 from closedloop.pause import Held
@@ -444,8 +444,11 @@ class FakeReleaseQueue:
 class FakePersonalRecords:
     """What the fakes hold about a person, as closedloop.adapters.personal finds it in DynamoDB."""
 
-    def __init__(self, profiles: FakeProfiles, ledger: FakeLedger, suppressions: FakeSuppressions, control=None):
+    def __init__(
+        self, profiles: FakeProfiles, ledger: FakeLedger, suppressions: FakeSuppressions, control=None, deferred=None
+    ):
         self.profiles, self.ledger, self.suppressions, self.control = profiles, ledger, suppressions, control
+        self.deferred = deferred
 
     def records(self, profile_id: str, address: str):
         if self.profiles.claims.get(address) == profile_id:
@@ -464,6 +467,13 @@ class FakePersonalRecords:
                 if prefix == "send":
                     data.update(send_key=rest, message_id=item.get("message_id"))
                 yield Record("ledger", key, prefix, data)
+            elif prefix == "cap-slot" and item.get("profile_id") == profile_id:
+                yield Record("ledger", key, prefix, {"pk": key, **item})
+        for item in list(self.deferred.items.values()) if self.deferred else ():
+            if item.profile_id == profile_id:
+                request = json.loads(item.body)
+                data = {"send_key": item.key, "message_id": request.get("message_id"), "due": isoformat(item.due)}
+                yield Record("deferred", json.dumps([item.shard, item.sort_key]), "deferred", data)
         for key in sorted(self.profiles.activities):
             owner, _, sk = key.partition("|")
             if owner == profile_id:
@@ -488,6 +498,8 @@ class FakePersonalRecords:
                 self.profiles.clicks.pop(click_key, None)
             elif record.store == "held":
                 found = self.control.held.pop(tuple(json.loads(record.key)), None) is not None
+            elif record.store == "deferred":
+                found = self.deferred.items.pop(tuple(json.loads(record.key)), None) is not None
             elif record.kind == "email_claim":
                 found = self.profiles.claims.pop(record.key.partition("#")[2], None) is not None
             elif record.kind == "suppression":
@@ -645,3 +657,50 @@ class FakeSegmentStore:
             "updated_at": now,
         }
         return self.get(segment_id), old is None
+
+
+class FakeCapSlots:
+    """The frequency cap's slots (closedloop.adapters.pacing), kept with the ledger's items as DynamoDB keeps them."""
+
+    def __init__(self, ledger: FakeLedger | None = None) -> None:
+        self.items: dict[str, dict] = ledger.items if ledger is not None else {}
+        self.writes = 0  # conditional puts tried
+
+    def take(self, profile_id: str, send_key: str, now: datetime, slots: int, window_seconds: int):
+        free_since = isoformat(now - timedelta(seconds=window_seconds))
+        in_use = []
+        for slot in range(slots):
+            key = f"cap-slot#{profile_id}#{slot}"
+            held = self.items.get(key)
+            self.writes += 1
+            if held is None or held["at"] <= free_since:
+                self.items[key] = {"at": isoformat(now), "send_key": send_key, "profile_id": profile_id}
+                return None
+            if held["send_key"] == send_key:
+                return None
+            in_use.append(parse_instant(held["at"]))
+        return min(in_use) + timedelta(seconds=window_seconds)
+
+
+class FakeDueItems:
+    """Due items by (shard, sort key), as closedloop.adapters.pacing keeps them in the deferred table."""
+
+    def __init__(self) -> None:
+        self.items: dict[tuple[str, str], object] = {}
+        self.expires: dict[tuple[str, str], int] = {}
+
+    def put(self, item, expires_at: int) -> bool:
+        key = (item.shard, item.sort_key)
+        if key in self.items:
+            return False
+        self.items[key], self.expires[key] = item, expires_at
+        return True
+
+    def due(self, shard: str, bound: str):
+        for key in sorted(k for k in self.items if k[0] == shard and k[1] <= bound):
+            if key in self.items:
+                yield self.items[key]
+
+    def remove(self, item) -> bool:
+        self.expires.pop((item.shard, item.sort_key), None)
+        return self.items.pop((item.shard, item.sort_key), None) is not None

@@ -24,6 +24,7 @@ def send_one(record) -> str:
         now=services.clock().now(),
         erasure=services.erasure_keys(),
         control=services.sending_control(),
+        pacing=services.pacing(),
     )
     extra = {"profile_id": request.profile_id, "send_key": request.send_key, "outcome": result.outcome.value}
     if result.outcome in NOTEWORTHY:

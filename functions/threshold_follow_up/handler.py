@@ -16,6 +16,7 @@ def handler(event: EventBridgeEvent, context) -> dict:
         profile_id=detail["profile_id"],
         template=detail["template"],
         context={"rule": detail["rule_id"], "counter": detail["counter"], "value": detail["value"]},
+        capped=detail.get("capped") is True,
     )
     services.send_queue().enqueue([request])
     logger.info("threshold send queued", extra={"profile_id": request.profile_id, "rule_id": detail["rule_id"]})

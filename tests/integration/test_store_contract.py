@@ -4,6 +4,7 @@ Each test runs against tests.fakes and against closedloop.adapters.dynamo on mot
 fails here, so the fakes the unit tests trust cannot drift from what runs in the cloud.
 """
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
@@ -720,3 +721,83 @@ def test_a_segment_is_stored_replaced_and_read_back_with_its_rules_exactly(segme
         }
     )
     assert first["rules"] == rules and segment_store.get(f"{segment_id}-none") is None
+
+
+# --- frequency cap slots and due items (closedloop.pacing, closedloop.due_items) ------------------------------
+
+
+class Pacing(NamedTuple):
+    slots: object
+    due_items: object
+    ledger: object
+    records: object
+
+
+@pytest.fixture(params=["fake", "dynamodb"])
+def pacing_stores(request, resources):
+    from tests.fakes import FakeCapSlots, FakeDueItems, FakePersonalRecords, FakeSuppressions
+
+    if request.param == "fake":
+        profiles, ledger, deferred = FakeProfiles(), FakeLedger(), FakeDueItems()
+        records = FakePersonalRecords(profiles, ledger, FakeSuppressions(), deferred=deferred)
+        return Pacing(FakeCapSlots(ledger), deferred, ledger, records)
+    return Pacing(services.cap_slots(), services.deferred_items(), services.ledger(), services.personal_records())
+
+
+WEEK = 7 * 86400
+
+
+def test_cap_slots_allow_three_sends_in_any_seven_days_and_tell_when_the_oldest_frees(pacing_stores, profile_id):
+    slots = pacing_stores.slots
+    for n in range(3):
+        assert slots.take(profile_id, f"k{n}", NOW + timedelta(hours=n), 3, WEEK) is None
+    assert slots.take(profile_id, "k3", NOW + timedelta(days=1), 3, WEEK) == NOW + timedelta(days=7)
+    assert slots.take(profile_id, "k3", NOW + timedelta(days=7), 3, WEEK) is None  # the oldest freed just now
+    assert slots.take(profile_id, "k4", NOW + timedelta(days=7), 3, WEEK) == NOW + timedelta(days=7, hours=1)
+    assert slots.take(f"{profile_id}-other", "k4", NOW, 3, WEEK) is None  # per person
+
+
+def test_a_send_key_that_holds_a_slot_finds_it_again_and_takes_no_second(pacing_stores, profile_id):
+    slots = pacing_stores.slots
+    assert slots.take(profile_id, "k0", NOW, 3, WEEK) is None
+    assert slots.take(profile_id, "k1", NOW, 3, WEEK) is None
+    for _ in range(3):
+        assert slots.take(profile_id, "k1", NOW + timedelta(minutes=5), 3, WEEK) is None  # redeliveries
+    assert slots.take(profile_id, "k2", NOW, 3, WEEK) is None
+    assert slots.take(profile_id, "k3", NOW, 3, WEEK) == NOW + timedelta(days=7)
+
+
+def _due(key, due, profile_id):
+    from closedloop.due_items import DueItem
+
+    return DueItem("deferred", key, due, json.dumps({"send_key": key, "message_id": f"m-{key}"}), profile_id)
+
+
+def test_due_items_are_stored_once_read_up_to_now_per_shard_and_removed_once(pacing_stores, profile_id):
+    from closedloop.due_items import bound
+
+    items = pacing_stores.due_items
+    early, late = (
+        _due(f"{profile_id}#a", NOW, profile_id),
+        _due(f"{profile_id}#b", NOW + timedelta(hours=1), profile_id),
+    )
+    assert items.put(early, 0) is True and items.put(early, 0) is False
+    assert items.put(late, 0) is True
+    found = [item for item in items.due(early.shard, bound(NOW)) if item.key == early.key]
+    assert found == [early]
+    assert late not in list(items.due(late.shard, bound(NOW)))
+    assert late in list(items.due(late.shard, bound(NOW + timedelta(hours=1))))
+    assert items.remove(early) is True and items.remove(early) is False
+    assert early not in list(items.due(early.shard, bound(NOW)))
+    items.remove(late)
+
+
+def test_a_persons_cap_slots_and_deferred_messages_are_found_and_forgotten(pacing_stores, profile_id):
+    pacing_stores.slots.take(profile_id, "k0", NOW, 3, WEEK)
+    pacing_stores.slots.take(profile_id, "k1", NOW, 3, WEEK)
+    pacing_stores.due_items.put(_due(f"{profile_id}#a", NOW, profile_id), 0)
+    found = list(pacing_stores.records.records(profile_id, f"{profile_id}@example.net"))
+    assert sorted(r.kind for r in found) == ["cap-slot", "cap-slot", "deferred"]
+    assert {r.data["send_key"] for r in found} == {"k0", "k1", f"{profile_id}#a"}
+    assert pacing_stores.records.forget(found) == 3
+    assert list(pacing_stores.records.records(profile_id, f"{profile_id}@example.net")) == []

@@ -26,6 +26,8 @@ class ThresholdRule(NamedTuple):
     counter: str
     at: int
     template: str
+    # The frequency cap and quiet hours apply to its mail (closedloop.pacing).
+    capped: bool = False
 
 
 class BirthdayConfig(NamedTuple):
@@ -33,11 +35,13 @@ class BirthdayConfig(NamedTuple):
     local_hour: int = 9
     default_timezone: str = "Europe/Berlin"
     catch_up_days: int = 3
+    capped: bool = False
 
 
 class WeMissYouConfig(NamedTuple):
     template: str = "we-miss-you"
     inactive_days: int = 60
+    capped: bool = False
 
 
 class TrackingConfig(NamedTuple):
@@ -113,6 +117,21 @@ class DoubleOptInConfig(NamedTuple):
     link_valid_days: int = 7
 
 
+class FrequencyCapConfig(NamedTuple):
+    """At most `messages` capped messages per profile in any rolling `days` days (closedloop.pacing)."""
+
+    messages: int = 3
+    days: int = 7
+
+
+class QuietHoursConfig(NamedTuple):
+    """No capped message between `start` and `end` (HH:MM, the recipient's local time; the window may cross
+    midnight; start == end: no quiet hours). The zone: attributes.timezone, else [birthday] default_timezone."""
+
+    start: str = "21:00"
+    end: str = "08:00"
+
+
 class Config(NamedTuple):
     thresholds: tuple[ThresholdRule, ...]
     birthday: BirthdayConfig
@@ -122,6 +141,8 @@ class Config(NamedTuple):
     bots: BotsConfig = BotsConfig()
     topics: tuple[Topic, ...] = ()
     double_opt_in: DoubleOptInConfig = DoubleOptInConfig()
+    frequency_cap: FrequencyCapConfig = FrequencyCapConfig()
+    quiet_hours: QuietHoursConfig = QuietHoursConfig()
 
     @property
     def topic_ids(self) -> tuple[str, ...]:
@@ -156,6 +177,9 @@ def _section(data: dict, shape: type[NamedTuple], where: str) -> Any:
             if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
                 raise ConfigError(f'{CONFIG_FILE}: "{key}" in {where} must be a list of text')
             data[key] = tuple(value)
+        elif expected is bool:
+            if not isinstance(value, bool):
+                raise ConfigError(f'{CONFIG_FILE}: "{key}" in {where} must be true or false')
         elif not isinstance(value, expected) or isinstance(value, bool):
             kind = "a whole number" if expected is int else "text"
             raise ConfigError(f'{CONFIG_FILE}: "{key}" in {where} must be {kind}')
@@ -168,6 +192,7 @@ def _section(data: dict, shape: type[NamedTuple], where: str) -> Any:
 
 
 SECTIONS = {"thresholds", "birthday", "we_miss_you", "tracking", "mail", "bots", "topics", "double_opt_in"}
+SECTIONS |= {"frequency_cap", "quiet_hours"}
 
 
 def parse_config(data: dict) -> Config:
@@ -192,6 +217,8 @@ def parse_config(data: dict) -> Config:
         bots=_section(data.get("bots", {}), BotsConfig, "[bots]"),
         topics=topics,
         double_opt_in=_section(data.get("double_opt_in", {}), DoubleOptInConfig, "[double_opt_in]"),
+        frequency_cap=_section(data.get("frequency_cap", {}), FrequencyCapConfig, "[frequency_cap]"),
+        quiet_hours=_section(data.get("quiet_hours", {}), QuietHoursConfig, "[quiet_hours]"),
     )
     _check_values(config)
     return config
@@ -218,6 +245,7 @@ def _check_values(config: Config) -> None:
         raise ConfigError(f"{CONFIG_FILE}: mail postal_address lines must be at most 200 characters")
     _check_bots(config.bots)
     _check_topics(config)
+    _check_pacing(config)
 
 
 def _check_bots(bots: BotsConfig) -> None:
@@ -246,6 +274,21 @@ def _check_topics(config: Config) -> None:
         raise ConfigError(f"{CONFIG_FILE}: double_opt_in consent_text must be a sentence of at most 500 characters")
     if not 1 <= config.double_opt_in.link_valid_days <= 30:
         raise ConfigError(f"{CONFIG_FILE}: double_opt_in link_valid_days must be 1..30")
+
+
+CLOCK_TIME = re.compile(r"^(?:[01][0-9]|2[0-3]):[0-5][0-9]$")
+MAX_CAP_MESSAGES = 20  # each capped send tries the slots in turn, one conditional write each
+
+
+def _check_pacing(config: Config) -> None:
+    cap, quiet = config.frequency_cap, config.quiet_hours
+    if not 1 <= cap.messages <= MAX_CAP_MESSAGES:
+        raise ConfigError(f"{CONFIG_FILE}: frequency_cap messages must be 1..{MAX_CAP_MESSAGES}")
+    if not 1 <= cap.days <= 366:
+        raise ConfigError(f"{CONFIG_FILE}: frequency_cap days must be 1..366")
+    for name in ("start", "end"):
+        if not CLOCK_TIME.match(getattr(quiet, name)):
+            raise ConfigError(f'{CONFIG_FILE}: quiet_hours {name} must be a time like "21:00" (HH:MM, 00:00 to 23:59)')
 
 
 @lru_cache(maxsize=4)

@@ -41,10 +41,13 @@ def request_message(
     """Queue one message through the send gate. With an idempotency_key, a repeated call sends nothing new.
 
     A `topic` (one of `known_topics`) makes the gate skip people who left it; a `transactional` message (one the
-    person asked for) may go to a profile that is not subscribed.
+    person asked for) may go to a profile that is not subscribed; a `capped` one waits for the frequency cap and
+    quiet hours (closedloop.pacing; a transactional message is exempt even then).
     """
     data = fields_of(
-        body, required={"profile_id", "template"}, optional={"idempotency_key", "context", "topic", "transactional"}
+        body,
+        required={"profile_id", "template"},
+        optional={"idempotency_key", "context", "topic", "transactional", "capped"},
     )
     profile_id = validate_profile_id(data["profile_id"])
     template = data["template"]
@@ -59,6 +62,9 @@ def request_message(
     transactional = data.get("transactional", False)
     if not isinstance(transactional, bool):
         raise InvalidInput("transactional must be true or false")
+    capped = data.get("capped", False)
+    if not isinstance(capped, bool):
+        raise InvalidInput("capped must be true or false")
     key = business_key(data["idempotency_key"], "idempotency_key") if "idempotency_key" in data else None
     profile = profiles.get(profile_id, consistent=True)
     if profile is None:
@@ -75,6 +81,7 @@ def request_message(
         context=context,
         topic=topic,
         transactional=transactional,
+        capped=capped,
     )
     try:
         mail, _ = preview.render(request, profile)

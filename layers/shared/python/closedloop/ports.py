@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Protocol
 from closedloop.values import Activity, ClickRecord, DueEntry, Link, MessageStatus
 
 if TYPE_CHECKING:
+    from closedloop.due_items import DueItem
     from closedloop.imports import Chunk as ImportChunk
     from closedloop.imports import ImportRecord, ProfileWriteOp
     from closedloop.imports import Snapshot as ImportSnapshot
@@ -295,3 +296,26 @@ class SegmentStore(Protocol):
 
     def put(self, segment_id: str, name: str, rules: dict, now: str) -> tuple[dict, bool]:
         """Store name and rules (the first save's created_at stays); the stored segment, and True if it is new."""
+
+
+class CapSlots(Protocol):
+    """The frequency cap's slots per person (closedloop.pacing), in the ledger table: `cap-slot#<profile>#<n>`."""
+
+    def take(self, profile_id: str, send_key: str, now: datetime, slots: int, window_seconds: int) -> datetime | None:
+        """Take the first of the person's `slots` slots that is absent or was last taken at least `window_seconds`
+        ago, for `send_key`: one conditional write per slot tried, no read. A slot this send key already holds
+        counts as its own (a redelivery takes no second one). None: taken, the send may go; else all are in use,
+        and the instant the earliest of them frees."""
+
+
+class DueItems(Protocol):
+    """Items that fall due at an instant, write-sharded by their key (closedloop.due_items): the deferred sends."""
+
+    def put(self, item: DueItem, expires_at: int) -> bool:
+        """Store the item unless the same one (shard, instant and key) is stored; False then."""
+
+    def due(self, shard: str, bound: str) -> Iterator[DueItem]:
+        """The shard's items whose sort key is <= bound, oldest first, page by page (strongly consistent)."""
+
+    def remove(self, item: DueItem) -> bool:
+        """Delete the item if it is still there; False if it was gone (another tick took it)."""

@@ -52,6 +52,7 @@ SECTIONS = {
     "held": "held",
     "threshold": "thresholds",
     "bounces": "bounces",
+    "deferred": "deferred",
 }
 ACTIVITY_STORE = "activity"
 
@@ -91,6 +92,7 @@ def export(
         "held": [],
         "thresholds": [],
         "bounces": [],
+        "deferred": [],  # messages waiting for the frequency cap or quiet hours
     }
     sends: dict[str, dict] = {}  # message id -> its entry in "sends": the status, with the send key's record
     for record in records.records(profile.profile_id, address):

@@ -65,6 +65,7 @@ def run_birthday_check(
             send_key=birthday_send_key(due_at.astimezone(zone).year, entry.profile_id),
             profile_id=entry.profile_id,
             template=config.birthday.template,
+            capped=config.birthday.capped,
         )
 
     return _run(report, "birthday", profiles, queue, now, request_for, next_key, out_of_time)
@@ -90,6 +91,7 @@ def run_we_miss_you_check(
             profile_id=entry.profile_id,
             template=config.we_miss_you.template,
             context={"inactive_days": config.we_miss_you.inactive_days},
+            capped=config.we_miss_you.capped,
         )
 
     # Once per inactivity period: the entry leaves the index and only the next activity puts it back.

@@ -1,8 +1,9 @@
 """The send gate. Every message on every channel passes here, in this order:
 
-consent -> topic -> suppression and pause (one read) -> (frequency caps: a later issue) -> render and build MIME
--> idempotency ledger -> provider. Transactional mail (a confirmation the person asked for) skips consent, topic and
-pause, and passes an erasure's hash; a bounce or complaint refuses it too.
+consent -> topic -> suppression and pause (one read) -> quiet hours and frequency cap (capped messages only,
+closedloop.pacing) -> render and build MIME -> idempotency ledger -> provider. Transactional mail (a confirmation
+the person asked for) skips consent, topic, pause and the cap, and passes an erasure's hash; a bounce or complaint
+refuses it too.
 
 Everything that can fail without the provider happens before the ledger reservation, so a broken template or an
 unwritable header leaves nothing behind and is recorded as the message's outcome, never retried. After the
@@ -15,7 +16,7 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from enum import Enum
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from closedloop.clock import isoformat
 from closedloop.errors import (
@@ -44,6 +45,9 @@ from closedloop.tokens import new_message_id
 from closedloop.validation import normalise_email
 from closedloop.values import CampaignRef
 
+if TYPE_CHECKING:
+    from closedloop.pacing import Pacing
+
 # Throttled sends come back after 30 s, 60 s, ... up to SQS's 15-minute delay limit, however often it takes.
 THROTTLE_DELAYS = (30, 60, 120, 300, 600, 900)
 
@@ -63,6 +67,9 @@ class SendRequest:
     transactional: bool = False
     # A campaign's message: which campaign, stage and variant (its statistics, SES tags and links name them).
     campaign: CampaignRef | None = None
+    # The frequency cap and quiet hours apply (campaigns; automations that opt in; POST /v1/messages "capped").
+    # Transactional mail is exempt even when capped.
+    capped: bool = False
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -90,6 +97,8 @@ class Outcome(str, Enum):
     DUPLICATE = "skipped_duplicate"
     HELD = "held"
     DEFERRED = "deferred_throttled"
+    DEFERRED_QUIET = "deferred_quiet"
+    DEFERRED_CAPPED = "deferred_capped"
     FAILED_RENDER = "failed_render"
     FAILED_REJECTED = "failed_rejected"
     POSSIBLY_SENT = "possibly_sent"
@@ -125,11 +134,12 @@ def send(
     now: datetime,
     erasure: ErasureKeys | None = None,
     control: SendingControl | None = None,
+    pacing: Pacing | None = None,
 ) -> SendResult:
     """Take one send request through the gate. Raises only when a retry of the whole request may help.
 
     `erasure` lets the gate recognise erased addresses by their keyed hash; `control` holds marketing mail while
-    sending is paused (functions/sender passes both)."""
+    sending is paused; `pacing` defers capped messages (quiet hours, frequency cap). functions/sender passes all."""
 
     def status(state: str, reason: str | None = None, provider_id: str | None = None) -> MessageStatus:
         return MessageStatus(
@@ -161,6 +171,13 @@ def send(
             return SendResult(Outcome.DUPLICATE)  # an earlier attempt reserved the key: its status stands
         if held != "resumed":  # held (once, however often the queue delivers it); "resumed": send it now
             return SendResult(Outcome.HELD, "sending_paused")
+    if pacing is not None and pacing.applies_to(request):
+        deferral = pacing.admit(request, profile, now, queue)  # None: it holds a cap slot and goes now
+        if deferral is not None:
+            ledger.put_message_status(
+                status("deferred", deferral.reason)._replace(deferred_until=isoformat(deferral.until))
+            )
+            return SendResult(deferral.outcome, deferral.reason)
     try:
         mail, links = renderer.render(request, profile)
         raw = mail.mime(now)

@@ -172,6 +172,39 @@ def import_queue():
     return SqsImportQueue(settings())
 
 
+@lru_cache(maxsize=1)
+def cap_slots():
+    from closedloop.adapters.pacing import DynamoCapSlots
+
+    return DynamoCapSlots(settings())
+
+
+@lru_cache(maxsize=1)
+def deferred_items():
+    from closedloop.adapters.pacing import DynamoDueItems
+
+    return DynamoDueItems(settings())
+
+
+def pacing():
+    """The send gate's frequency cap and quiet hours (closedloop.pacing), from the current configuration."""
+    from closedloop.pacing import Pacing
+
+    return Pacing(config(), cap_slots(), deferred_items())
+
+
+def run_deferrals(context) -> dict:
+    """One tick of the deferred sends (closedloop.deferrals): what fell due goes back on the send queue."""
+    from closedloop.deferrals import run_tick
+
+    return run_tick(
+        deferred_items(),
+        send_queue(),
+        clock().now(),
+        out_of_time=lambda: context.get_remaining_time_in_millis() < CHECK_SAFETY_MS,
+    )
+
+
 def _secret(name: str, force_fetch: bool = False) -> dict:
     from aws_lambda_powertools.utilities import parameters
 
@@ -301,6 +334,8 @@ def reset() -> None:
         import_store,
         import_files,
         import_queue,
+        cap_slots,
+        deferred_items,
     ):
         factory.cache_clear()
     load_config.cache_clear()

@@ -43,6 +43,7 @@ class Settings:
     ledger_table: str = _Variable("LEDGER_TABLE")
     held_table: str = _Variable("HELD_TABLE")
     campaigns_table: str = _Variable("CAMPAIGNS_TABLE")
+    deferred_table: str = _Variable("DEFERRED_TABLE")
     send_queue_url: str = _Variable("SEND_QUEUE_URL")
     reactions_queue_url: str = _Variable("REACTIONS_QUEUE_URL")
     release_queue_url: str = _Variable("RELEASE_QUEUE_URL")

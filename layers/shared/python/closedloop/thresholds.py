@@ -37,6 +37,7 @@ def fire(
             "at": rule.at,
             "template": rule.template,
             "crossed_at": isoformat(now),
+            "capped": rule.capped,  # the follow-up's send request is capped (frequency cap, quiet hours) if so
         },
     )
     ledger.mark_threshold_published(rule.id, profile_id)

@@ -120,6 +120,8 @@ class MessageStatus(NamedTuple):
     at: str
     reason: str | None = None
     provider_message_id: str | None = None
+    # A deferred message (frequency cap, quiet hours): the instant it is due to pass the send gate again.
+    deferred_until: str | None = None
 
     def to_api(self) -> dict:
         answer = {
@@ -133,6 +135,8 @@ class MessageStatus(NamedTuple):
             answer["reason"] = self.reason
         if self.provider_message_id:
             answer["ses_message_id"] = self.provider_message_id
+        if self.deferred_until:
+            answer["deferred_until"] = self.deferred_until
         return answer
 
 

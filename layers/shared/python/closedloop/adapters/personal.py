@@ -19,6 +19,7 @@ from closedloop.signup import CONFIRMATION_MAILS
 from closedloop.values import MessageStatus
 
 LEDGER_STORE, HELD_STORE = "ledger", "held"
+DEFERRED_STORE = "deferred"  # sends waiting for the frequency cap or quiet hours (closedloop.deferrals)
 BY_PROFILE = "by_profile"
 _BATCH_WRITE = 25  # BatchWriteItem's limit
 
@@ -89,6 +90,19 @@ def _held_record(item: dict) -> Record:
     return Record(HELD_STORE, json.dumps(key), "held", data)
 
 
+def _deferred_record(item: dict) -> Record:
+    request = json.loads(item["body"]["S"])
+    data = {
+        "send_key": request["send_key"],
+        "message_id": request.get("message_id"),
+        "template": request.get("template"),
+        "context": request.get("context", {}),
+        "due": item["due_key"]["S"].partition("#")[0],
+    }
+    key = {"shard": item["shard"], "due_key": item["due_key"]}
+    return Record(DEFERRED_STORE, json.dumps(key), "deferred", data)
+
+
 class DynamoPersonalRecords:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
@@ -99,7 +113,12 @@ class DynamoPersonalRecords:
 
     def _tables(self) -> dict[str, str]:
         s = self._settings
-        return {ACTIVITY_STORE: s.activity_table, LEDGER_STORE: s.ledger_table, HELD_STORE: s.held_table}
+        return {
+            ACTIVITY_STORE: s.activity_table,
+            LEDGER_STORE: s.ledger_table,
+            HELD_STORE: s.held_table,
+            DEFERRED_STORE: s.deferred_table,
+        }
 
     def records(self, profile_id: str, address: str) -> Iterator[Record]:
         ledger = self._settings.ledger_table
@@ -118,6 +137,8 @@ class DynamoPersonalRecords:
                 yield _ledger_record(item)
         yield from map(_activity_record, self._query(self._settings.activity_table, "profile_id", profile_id))
         yield from map(_held_record, self._query(self._settings.held_table, "profile_id", profile_id))
+        deferred = self._query(self._settings.deferred_table, "profile_id", profile_id, index=BY_PROFILE)
+        yield from map(_deferred_record, deferred)
 
     def _query(self, table: str, attribute: str, value: str, index: str | None = None) -> Iterator[dict]:
         """Every item of one partition, page by page (an index cannot be read strongly consistent)."""

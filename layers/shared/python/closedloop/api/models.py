@@ -126,6 +126,9 @@ class MessageRequest(RequestBody):
     context: dict[str, Any] = Field(None, description="Data for the template.")
     topic: str = Field(None, description="A configured topic: people who left it are skipped.")
     transactional: bool = Field(None, description="A mail the person asked for: may go to a profile not subscribed.")
+    capped: bool = Field(
+        None, description="The frequency cap and quiet hours apply: it may be deferred (never if transactional)."
+    )
 
 
 # The domain checks the rules node by node (closedloop.segments): the model only documents the shape.
@@ -233,8 +236,13 @@ class MessageState(Answer):
     message_id: str
     profile_id: str
     template: str
-    state: str = Field(description="queued, sent, skipped, failed or possibly_sent")
-    reason: str = Field(None, description="Why a message was skipped or failed.")
+    state: str = Field(description="queued, sent, skipped, failed, possibly_sent, held or deferred")
+    reason: str = Field(None, description="Why a message was skipped, failed, held or deferred.")
+    deferred_until: str = Field(
+        None,
+        description="deferred (quiet_hours, frequency_cap): when it passes the gate again.",
+        json_schema_extra=INSTANT,
+    )
     ses_message_id: str = Field(None)
     updated_at: str = Field(json_schema_extra=INSTANT)
 
@@ -286,6 +294,7 @@ class Export(Answer):
     held: list[dict[str, Any]]
     thresholds: list[dict[str, Any]]
     bounces: list[dict[str, Any]]
+    deferred: list[dict[str, Any]] = Field(description="Messages waiting for the frequency cap or quiet hours.")
 
 
 class Segment(Answer):
