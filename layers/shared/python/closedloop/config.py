@@ -113,6 +113,12 @@ class DoubleOptInConfig(NamedTuple):
     link_valid_days: int = 7
 
 
+class OffersConfig(NamedTuple):
+    """Offer pools (offers/<pool>.toml, closedloop.offers): how often one person may be sent the same offer."""
+
+    max_per_person: int = 3
+
+
 class Config(NamedTuple):
     thresholds: tuple[ThresholdRule, ...]
     birthday: BirthdayConfig
@@ -122,6 +128,7 @@ class Config(NamedTuple):
     bots: BotsConfig = BotsConfig()
     topics: tuple[Topic, ...] = ()
     double_opt_in: DoubleOptInConfig = DoubleOptInConfig()
+    offers: OffersConfig = OffersConfig()
 
     @property
     def topic_ids(self) -> tuple[str, ...]:
@@ -168,6 +175,7 @@ def _section(data: dict, shape: type[NamedTuple], where: str) -> Any:
 
 
 SECTIONS = {"thresholds", "birthday", "we_miss_you", "tracking", "mail", "bots", "topics", "double_opt_in"}
+SECTIONS |= {"offers"}
 
 
 def parse_config(data: dict) -> Config:
@@ -192,6 +200,7 @@ def parse_config(data: dict) -> Config:
         bots=_section(data.get("bots", {}), BotsConfig, "[bots]"),
         topics=topics,
         double_opt_in=_section(data.get("double_opt_in", {}), DoubleOptInConfig, "[double_opt_in]"),
+        offers=_section(data.get("offers", {}), OffersConfig, "[offers]"),
     )
     _check_values(config)
     return config
@@ -218,6 +227,8 @@ def _check_values(config: Config) -> None:
         raise ConfigError(f"{CONFIG_FILE}: mail postal_address lines must be at most 200 characters")
     _check_bots(config.bots)
     _check_topics(config)
+    if config.offers.max_per_person < 1:
+        raise ConfigError(f"{CONFIG_FILE}: offers max_per_person must be >= 1")
 
 
 def _check_bots(bots: BotsConfig) -> None:

@@ -219,6 +219,7 @@ def renderer():
         s.sender_address,
         c.mail.postal_address,
         c.bots.honeypot_url,
+        clock=lambda: clock().now(),  # offers valid at the injected clock's instant (the gate passes its own)
     )
 
 
@@ -235,6 +236,7 @@ def preview_renderer():
         s.sender_address,
         c.mail.postal_address,
         c.bots.honeypot_url,
+        clock=lambda: clock().now(),
     )
 
 
