@@ -37,6 +37,12 @@ CONTENT_SOURCES = ("templates", "config", "offers")
 PLATFORM_ARGS = (
     "--platform",
     "manylinux2014_aarch64",
+    # Newer binary wheels (css-inline's) are built for glibc 2.24+/2.28+; the python3.13 runtime (Amazon Linux
+    # 2023) has glibc 2.34, so these tags fit it too. pip accepts exactly the tags listed, not older ones implied.
+    "--platform",
+    "manylinux_2_24_aarch64",
+    "--platform",
+    "manylinux_2_28_aarch64",
     "--only-binary=:all:",
     "--python-version",
     "3.13",

@@ -91,15 +91,14 @@ def rank(
 
 def _instant(value: object, where: str, key: str, *, end_of_day: bool) -> datetime:
     """A TOML date or offset date-time, or the same as ISO text; a date starts (or, as an end, closes) its UTC day."""
+    shape = f'{where}: "{key}" must be a date (2026-12-31) or an instant (2026-12-31T18:00:00Z)'
     if isinstance(value, str):
         try:
             value = (
                 date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(value.replace("Z", "+00:00"))
             )
         except ValueError as error:
-            raise ConfigError(
-                f'{where}: "{key}" must be a date (2026-12-31) or an instant (2026-12-31T18:00:00Z)'
-            ) from error
+            raise ConfigError(shape) from error
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise ConfigError(f'{where}: "{key}" needs a time zone, e.g. 2026-12-31T18:00:00Z')
@@ -107,7 +106,7 @@ def _instant(value: object, where: str, key: str, *, end_of_day: bool) -> dateti
     if isinstance(value, date):
         start = datetime.combine(value, time(0), tzinfo=UTC)
         return start + timedelta(days=1) if end_of_day else start
-    raise ConfigError(f'{where}: "{key}" must be a date (2026-12-31) or an instant (2026-12-31T18:00:00Z)')
+    raise ConfigError(shape)
 
 
 def _url(value: object, where: str, key: str) -> str:

@@ -4,9 +4,9 @@ templates/<name>/subject.txt, body.html, body.txt; bodies extend templates/_layo
 Globals a template can call: track(url, **actions), unsubscribe_url(), preferences_url(), open_pixel_url(),
 honeypot_url() (the hidden link only machines follow; the base layout carries it), offers(pool, n) (the n best
 offers of offers/<pool>.toml for this person, each with its url already tracked with its topic as the interest
-action; closedloop.offers ranks them, and the ids rendered go back to the gate in RenderedLinks.offers). A transactional request (a
-confirmation the person asked for) gets no List-Unsubscribe headers: its template uses the transactional layout,
-which carries no unsubscribe or preference link.
+action; closedloop.offers ranks them, and the ids rendered go back to the gate in RenderedLinks.offers).
+A transactional request (a confirmation the person asked for) gets no List-Unsubscribe headers: its template uses
+the transactional layout, which carries no unsubscribe or preference link.
 
 track() cannot know the final URL while rendering: the token names the link set, which is the hash of all links
 of the message. So it returns a placeholder; after both bodies are rendered the links are numbered, hashed into a
@@ -28,14 +28,14 @@ from functools import lru_cache
 from pathlib import Path
 
 import css_inline
-from jinja2 import FileSystemLoader, nodes, StrictUndefined, TemplateNotFound, TemplateSyntaxError, select_autoescape
+from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound, TemplateSyntaxError, nodes, select_autoescape
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
 from closedloop import errors
-from closedloop.links import link_set_id, validate_actions, validate_target
 from closedloop.clock import SystemClock
+from closedloop.links import link_set_id, validate_actions, validate_target
 from closedloop.mail import OutgoingMail
 from closedloop.offers import OfferPools, load_pools
 from closedloop.profiles import Profile
