@@ -44,6 +44,8 @@ from closedloop.tokens import ClickToken, MessageToken, TokenSigner
 from closedloop.values import Link
 
 PARTS = ("subject.txt", "body.html", "body.txt")
+# NUL, the render's marker, NUL: compiled once; a placeholder whose marker is not this render's stays text.
+_PLACEHOLDER = re.compile("\x00([0-9a-f]{12}):(\\d+)\x00")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 
 
@@ -105,30 +107,66 @@ def pools_named(templates_dir: Path) -> list[tuple[str, int, str]]:
     return found
 
 
+@lru_cache(maxsize=4096)
+def _checked_link(url: object, actions: tuple) -> Link:
+    """A link checked once per container: a campaign's links are the same for every recipient."""
+    return Link(url=validate_target(url), actions=validate_actions(dict(actions)))
+
+
+def _link(url: object, actions: dict) -> tuple[tuple, Link]:
+    """(the link's identity, the checked link): the same target with the same actions is one link."""
+    items = tuple(sorted(actions.items()))
+    try:
+        return (url, items), _checked_link(url, items)
+    except TypeError:  # an unhashable argument (interest=["travel", "cars"]): checked every time
+        link = Link(url=validate_target(url), actions=validate_actions(dict(items)))
+        return (url, repr(items)), link
+
+
+_LINK_SETS: dict[tuple, str] = {}  # the identities of a message's links -> its link set id, per container
+
+
+def _cached_link_set_id(identities: tuple, links: list[Link]) -> str:
+    """Hashed once per container for each distinct list of links (every recipient of a campaign shares it)."""
+    found = _LINK_SETS.get(identities)
+    if found is None:
+        if len(_LINK_SETS) >= 1024:
+            _LINK_SETS.clear()
+        found = _LINK_SETS[identities] = link_set_id(links)
+    return found
+
+
 class _LinkCollector:
     """Numbers the links of one message; the same target with the same actions is one link."""
 
     def __init__(self) -> None:
         self.links: list[Link] = []
+        self.numbers: dict[tuple, int] = {}  # (url, actions) -> the link's number
         self.offers: list[str] = []  # the offer ids rendered, once each, in order
         self.marker = secrets.token_hex(6)
-        self.placeholder = re.compile(f"\x00{self.marker}:(\\d+)\x00")
 
     def track(self, url: str, **actions: object) -> Markup:
-        link = Link(url=validate_target(url), actions=validate_actions(dict(actions)))
-        if link not in self.links:
+        key, link = _link(url, actions)
+        number = self.numbers.get(key)
+        if number is None:
+            number = self.numbers[key] = len(self.links)
             self.links.append(link)
-        return Markup(f"\x00{self.marker}:{self.links.index(link)}\x00")
+        return Markup(f"\x00{self.marker}:{number}\x00")
 
     def offers_for(self, pools: Callable[[], OfferPools], profile: Profile, now: datetime) -> Callable:
         """The template's offers(pool, n): the ranked offers as plain values, each url tracked with its topic."""
 
+        chosen_before: dict[tuple, list[dict]] = {}  # the HTML and the text part ask alike: rank once
+
         def offers(pool: object, count: object = 3) -> list[dict]:
+            key = (pool, count) if isinstance(pool, str) and isinstance(count, int) else None
+            if key is not None and key in chosen_before:
+                return chosen_before[key]
             chosen = pools().choose(pool, count, interests=profile.interests, sent=profile.offers_sent, now=now)
             for offer in chosen:
                 if offer.id not in self.offers:
                     self.offers.append(offer.id)
-            return [
+            shown = [
                 {
                     "id": offer.id,
                     "topic": offer.topic,
@@ -139,6 +177,9 @@ class _LinkCollector:
                 }
                 for offer in chosen
             ]
+            if key is not None:
+                chosen_before[key] = shown
+            return shown
 
         return offers
 
@@ -165,6 +206,7 @@ class JinjaRenderer:
         # Pools default to the content folder the templates sit in, read on the first offers() call.
         self._offers = offers
         self._clock = clock or SystemClock().now
+        self._found: set[str] = set()
 
     def _pools(self) -> OfferPools:
         if self._offers is None:
@@ -172,7 +214,14 @@ class JinjaRenderer:
         return self._offers
 
     def exists(self, name: str) -> bool:
-        return template_exists(self._dir, name)
+        # Content does not change under a running container (the environment never reloads either): a template
+        # found once is not looked for on disk again.
+        if name in self._found:
+            return True
+        found = template_exists(self._dir, name)
+        if found:
+            self._found.add(name)
+        return found
 
     def render(
         self, request: SendRequest, profile: Profile, now: datetime | None = None
@@ -182,6 +231,15 @@ class JinjaRenderer:
             raise errors.TemplateNotFound(f"no template named {request.template!r}")
         token = MessageToken(request.message_id, profile.profile_id)
         collector = _LinkCollector()
+
+        signatures: dict[str, str] = {}
+
+        def signed(path: str, purpose: str) -> str:
+            """One signature per purpose and message, however often the parts ask."""
+            if purpose not in signatures:
+                signatures[purpose] = f"{self._base}/{path}/{self._signer.message(purpose, token)}"
+            return signatures[purpose]
+
         variables = {
             **request.context,
             "profile": {
@@ -193,18 +251,21 @@ class JinjaRenderer:
             "message": {"id": request.message_id, "template": request.template},
             "sender": {"postal_address": self._postal_address},
             "track": collector.track,
-            "unsubscribe_url": lambda: f"{self._base}/u/{self._signer.message('unsubscribe', token)}",
-            "preferences_url": lambda: f"{self._base}/p/{self._signer.message('preferences', token)}",
-            "open_pixel_url": lambda: f"{self._base}/o/{self._signer.message('open', token)}",
+            "unsubscribe_url": lambda: signed("u", "unsubscribe"),
+            "preferences_url": lambda: signed("p", "preferences"),
+            "open_pixel_url": lambda: signed("o", "open"),
             "honeypot_url": lambda: collector.track(self._honeypot_target, honeypot=True),
             "offers": collector.offers_for(self._pools, profile, now or self._clock()),
         }
         subject, html, text = (self._render_part(f"{request.template}/{part}", variables) for part in PARTS)
         links = RenderedLinks(
-            link_set=link_set_id(collector.links), links=collector.links, offers=tuple(collector.offers)
+            link_set=_cached_link_set_id(tuple(collector.numbers), collector.links),
+            links=collector.links,
+            offers=tuple(collector.offers),
         )
+        urls: dict[int, str] = {}  # link number -> signed URL, shared by both parts
         html, text = (
-            self._resolve_links(body, collector.placeholder, request.message_id, profile.profile_id, links)
+            self._resolve_links(body, collector.marker, request.message_id, profile.profile_id, links, urls)
             for body in (html, text)
         )
         html = inline_css(html)
@@ -238,10 +299,15 @@ class JinjaRenderer:
             raise errors.TemplateError(f"{name}: {error}") from error
 
     def _resolve_links(
-        self, body: str, placeholder: re.Pattern, message_id: str, profile_id: str, links: RenderedLinks
+        self, body: str, marker: str, message_id: str, profile_id: str, links: RenderedLinks, urls: dict[int, str]
     ) -> str:
         def url(match: re.Match) -> str:
-            token = ClickToken(message_id, profile_id, links.link_set, int(match.group(1)))
-            return f"{self._base}/r/{self._signer.click(token)}"
+            if match.group(1) != marker:
+                return match.group(0)
+            number = int(match.group(2))
+            if number not in urls:
+                token = ClickToken(message_id, profile_id, links.link_set, number)
+                urls[number] = f"{self._base}/r/{self._signer.click(token)}"
+            return urls[number]
 
-        return placeholder.sub(url, body)
+        return _PLACEHOLDER.sub(url, body)
