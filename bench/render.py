@@ -38,7 +38,8 @@ INTERESTS = ({"cars": 5, "travel": 2}, {"travel": 4}, {"cars": 1, "tips": 3}, {"
 
 def profiles(count: int) -> list[Profile]:
     people = []
-    for n, (name, interests) in zip(range(count), itertools.cycle(zip(NAMES, INTERESTS)), strict=False):
+    for n in range(count):
+        name, interests = NAMES[n % len(NAMES)], INTERESTS[n % len(INTERESTS)]
         person = Profile(f"p-{n}", f"p-{n}@example.net", "subscribed", {"first_name": name}, dict(interests))
         person.offers_sent = {"reef-and-rainforest": 3} if n % 7 == 0 else {}
         people.append(person)
