@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import checks, clicks, counting, csv_import, events, imports, pacing, pausing
+from bench import render as rendering
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -44,6 +45,8 @@ def main() -> int:
         figures["checks"] = checks.measure()
         progress(f"measuring a CSV import of {csv_import.ROWS:,} rows on the local runtime ...")
         figures["csv_import"] = csv_import.measure()
+        progress("measuring personalised renders (offers, tracked links, CSS inlining) against bare Jinja2 ...")
+        figures["render"] = rendering.measure()
     figures["machine"] = {
         "python": platform.python_version(),
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -128,6 +131,16 @@ def table_rows(f: dict) -> list[tuple[str, object, str]]:
             ),
             ("AWS requests per imported row", imp["aws_requests_per_row"], ""),
         ]
+    if "render" in f:
+        ren = f["render"]
+        rows.append(
+            (
+                f"personalised mails per CPU-second / bare Jinja2, {ren['template']} "
+                f"({ren['mails_per_cpu_s']}/{ren['bare_jinja2_mails_per_cpu_s']})",
+                ren["ratio"],
+                ">= 0.5",
+            )
+        )
     return rows
 
 

@@ -8,7 +8,7 @@ Four layers, all plain folders that CDK zips as assets:
 - pydantic: layers/requirements-pydantic.txt the same way, less what the dependency layer already ships; only the
   functions the wiring marks `uses_pydantic` (the admin API, for its OpenAPI validation) get it, so the click path
   never carries it;
-- content: templates/ and config/ staged as content/ (-> /opt/content/templates, /opt/content/config), checked
+- content: templates/, config/ and offers/ staged as content/ (-> /opt/content/templates, …/config, …/offers), checked
   on the way (closedloop.content.check_content).
 
 boto3 and botocore are removed from the dependency layer: the runtime ships them, and a second copy would only
@@ -31,12 +31,18 @@ BUILD = ROOT / ".build" / "layers"
 REQUIREMENTS = ROOT / "layers" / "requirements.txt"
 PYDANTIC_REQUIREMENTS = ROOT / "layers" / "requirements-pydantic.txt"
 SHARED = ROOT / "layers" / "shared"
-CONTENT_SOURCES = ("templates", "config")
+CONTENT_SOURCES = ("templates", "config", "offers")
 
 # The Lambda's interpreter and architecture, not this machine's.
 PLATFORM_ARGS = (
     "--platform",
     "manylinux2014_aarch64",
+    # Newer binary wheels (css-inline's) are built for glibc 2.24+/2.28+; the python3.13 runtime (Amazon Linux
+    # 2023) has glibc 2.34, so these tags fit it too. pip accepts exactly the tags listed, not older ones implied.
+    "--platform",
+    "manylinux_2_24_aarch64",
+    "--platform",
+    "manylinux_2_28_aarch64",
     "--only-binary=:all:",
     "--python-version",
     "3.13",

@@ -368,8 +368,10 @@ SENDER = Function(
     description="The send gate: consent, ledger, render, SES.",
     queue_trigger=QueueTrigger(SEND_QUEUE, batch_size=10, max_concurrency=5),
     reads=(PROFILES, LEDGER),
-    writes=(LEDGER, HELD, DEFERRED),  # HELD: a marketing message that meets a sending pause is held there
-    # DEFERRED: a capped message that must wait beyond SQS's 15-minute delay (quiet hours, frequency cap)
+    # HELD: a marketing message that meets a sending pause is held there. DEFERRED: a capped message that must wait
+    # beyond SQS's 15-minute delay (quiet hours, frequency cap). PROFILES: a sent mail's offers are added to
+    # offers_sent in the transaction that marks it sent (closedloop.offers).
+    writes=(LEDGER, HELD, DEFERRED, PROFILES),
     sends_to=(SEND_QUEUE,),
     # ERASURE_KEY: the gate refuses an erased address by its keyed hash.
     secrets=(TRACKING_KEYS, ERASURE_KEY),

@@ -51,6 +51,7 @@ class FakeProfiles:
             item.get("last_purchase_at"),
             item.get("cart"),
             list(item["topics"]) if item.get("topics") is not None else None,
+            dict(item.get("offers_sent", {})),
         )
 
     def save(self, change: ProfileChange, now: datetime, existing: Profile | None) -> tuple[Profile, bool]:
@@ -208,8 +209,9 @@ class FakeProfiles:
 
 
 class FakeLedger:
-    def __init__(self) -> None:
+    def __init__(self, profiles: FakeProfiles | None = None) -> None:
         self.items: dict[str, dict] = {}
+        self.profiles = profiles  # where mark_sent adds a sent mail's offers (offers_sent)
 
     def _put_new(self, key: str, item: dict) -> bool:
         if key in self.items:
@@ -225,15 +227,28 @@ class FakeLedger:
         if self.items.get(f"send#{send_key}", {}).get("state") == "reserved":
             del self.items[f"send#{send_key}"]
 
-    def mark_sent(self, send_key: str, status: MessageStatus) -> None:
-        self._finish(send_key, "sent", status)
+    def mark_sent(self, send_key: str, status: MessageStatus, offers=()) -> None:
+        if offers and self.profiles is None:
+            raise AssertionError("FakeLedger(profiles) is needed to record a mail's offers")
+        if not self._finish(send_key, "sent", status):
+            return
+        profile = self.profiles.items.get(status.profile_id) if offers else None
+        if profile is not None:  # an erased profile is never recreated
+            sent = profile.setdefault("offers_sent", {})
+            for offer in dict.fromkeys(offers):
+                sent[offer] = sent.get(offer, 0) + 1
 
     def mark_possibly_sent(self, send_key: str, status: MessageStatus) -> None:
         self._finish(send_key, "possibly_sent", status)
 
-    def _finish(self, send_key: str, state: str, status: MessageStatus) -> None:
-        self.items[f"send#{send_key}"].update(state=state, provider_message_id=status.provider_message_id)
+    def _finish(self, send_key: str, state: str, status: MessageStatus) -> bool:
+        """False (nothing changed) unless the key is still reserved: a repeated call finds it finished."""
+        item = self.items.get(f"send#{send_key}")
+        if item is None or item["state"] != "reserved":
+            return False
+        item.update(state=state, provider_message_id=status.provider_message_id)
         self.put_message_status(status)
+        return True
 
     def put_message_status(self, status: MessageStatus, *, only_if_new: bool = False) -> bool:
         if only_if_new:

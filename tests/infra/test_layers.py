@@ -98,10 +98,10 @@ def test_dependency_layer_is_reused_while_requirements_are_unchanged(dependency_
     assert marker.stat().st_mtime_ns == before
 
 
-def test_content_layer_lands_templates_and_config_under_content():
+def test_content_layer_lands_templates_config_and_offers_under_content():
     staged = layers.build_content() / "content"
-    assert {path.name for path in staged.iterdir()} == {"templates", "config"}
-    for name in ("templates", "config"):
+    assert {path.name for path in staged.iterdir()} == {"templates", "config", "offers"}
+    for name in ("templates", "config", "offers"):
         source = ROOT / name
         expected = {p.relative_to(source) for p in source.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
         assert {p.relative_to(staged / name) for p in (staged / name).rglob("*") if p.is_file()} == expected
@@ -113,7 +113,7 @@ TYPO = 'config/closedloop.toml: unknown key "inactive_dayz" in [we_miss_you]'
 
 
 def _content_copy(root: Path) -> Path:
-    """A copy of the shipped templates/ and config/ to break on purpose."""
+    """A copy of the shipped templates/, config/ and offers/ to break on purpose."""
     for name in layers.CONTENT_SOURCES:
         shutil.copytree(ROOT / name, root / name)
     return root
@@ -147,6 +147,13 @@ def test_a_rule_naming_a_missing_template_fails_the_content_layer_build(tmp_path
     root = _content_copy(tmp_path / "repo")
     shutil.rmtree(root / "templates" / "travel-offers")
     with pytest.raises(layers.ContentInvalid, match=r"templates/travel-offers/"):
+        layers.build_content(root=root)
+
+
+def test_a_template_naming_a_missing_offer_pool_fails_the_content_layer_build(tmp_path: Path):
+    root = _content_copy(tmp_path / "repo")
+    (root / "offers" / "deals.toml").rename(root / "offers" / "bargains.toml")
+    with pytest.raises(layers.ContentInvalid, match=r"offers\('deals', …\) names a pool that does not exist"):
         layers.build_content(root=root)
 
 

@@ -34,7 +34,7 @@ class Stores(NamedTuple):
 def stores(request, resources):
     if request.param == "fake":
         profiles = FakeProfiles()
-        return Stores(profiles, FakeLedger(), profiles, FakeLinkSets())
+        return Stores(profiles, FakeLedger(profiles), profiles, FakeLinkSets())
     return Stores(services.profiles(), services.ledger(), services.activity_log(), services.link_sets())
 
 
@@ -234,6 +234,27 @@ def test_a_send_key_is_reserved_once_freed_on_release_and_its_status_kept(stores
     assert ledger.put_message_status(queued, only_if_new=True) is False
     assert ledger.get_message_status(sent.message_id) == sent
     assert ledger.get_message_status("no-such-message") is None
+
+
+def test_marking_sent_adds_the_mails_offers_to_the_profile_once_and_only_while_reserved(stores, profile_id):
+    profiles, ledger, _, _ = stores
+    profiles.save(change(profile_id), NOW, None)
+    assert profiles.get(profile_id).offers_sent == {}
+    key = f"offers#{profile_id}"
+    sent = MessageStatus(f"m-o-{profile_id}", profile_id, "offers-digest", "sent", "2026-03-01T12:00:00Z", None, "s")
+    ledger.mark_sent(key, sent, offers=("a",))  # never reserved: nothing happens
+    assert profiles.get(profile_id).offers_sent == {} and ledger.get_message_status(sent.message_id) is None
+    assert ledger.reserve_send(key, sent.message_id, NOW) is True
+    ledger.mark_sent(key, sent, offers=("a", "b", "a"))
+    ledger.mark_sent(key, sent, offers=("a", "b"))  # a repeated call: finished already
+    assert profiles.get(profile_id).offers_sent == {"a": 1, "b": 1}
+    assert ledger.get_message_status(sent.message_id) == sent
+    other = f"offers2#{profile_id}"
+    assert ledger.reserve_send(other, "m-o2", NOW) is True
+    ledger.mark_sent(other, sent._replace(message_id="m-o2"), offers=("b",))
+    assert profiles.get(profile_id).offers_sent == {"a": 1, "b": 2}
+    profiles.save(change(profile_id, city="Berlin"), NOW, profiles.get(profile_id))  # a PUT keeps the counts
+    assert profiles.get(profile_id).offers_sent == {"a": 1, "b": 2}
 
 
 def test_a_threshold_is_claimed_once_and_published_once(stores, profile_id):

@@ -132,6 +132,12 @@ class QuietHoursConfig(NamedTuple):
     end: str = "08:00"
 
 
+class OffersConfig(NamedTuple):
+    """Offer pools (offers/<pool>.toml, closedloop.offers): how often one person may be sent the same offer."""
+
+    max_per_person: int = 3
+
+
 class Config(NamedTuple):
     thresholds: tuple[ThresholdRule, ...]
     birthday: BirthdayConfig
@@ -143,6 +149,7 @@ class Config(NamedTuple):
     double_opt_in: DoubleOptInConfig = DoubleOptInConfig()
     frequency_cap: FrequencyCapConfig = FrequencyCapConfig()
     quiet_hours: QuietHoursConfig = QuietHoursConfig()
+    offers: OffersConfig = OffersConfig()
 
     @property
     def topic_ids(self) -> tuple[str, ...]:
@@ -193,6 +200,7 @@ def _section(data: dict, shape: type[NamedTuple], where: str) -> Any:
 
 SECTIONS = {"thresholds", "birthday", "we_miss_you", "tracking", "mail", "bots", "topics", "double_opt_in"}
 SECTIONS |= {"frequency_cap", "quiet_hours"}
+SECTIONS |= {"offers"}
 
 
 def parse_config(data: dict) -> Config:
@@ -219,6 +227,7 @@ def parse_config(data: dict) -> Config:
         double_opt_in=_section(data.get("double_opt_in", {}), DoubleOptInConfig, "[double_opt_in]"),
         frequency_cap=_section(data.get("frequency_cap", {}), FrequencyCapConfig, "[frequency_cap]"),
         quiet_hours=_section(data.get("quiet_hours", {}), QuietHoursConfig, "[quiet_hours]"),
+        offers=_section(data.get("offers", {}), OffersConfig, "[offers]"),
     )
     _check_values(config)
     return config
@@ -246,6 +255,8 @@ def _check_values(config: Config) -> None:
     _check_bots(config.bots)
     _check_topics(config)
     _check_pacing(config)
+    if config.offers.max_per_person < 1:
+        raise ConfigError(f"{CONFIG_FILE}: offers max_per_person must be >= 1")
 
 
 def _check_bots(bots: BotsConfig) -> None:

@@ -1,4 +1,4 @@
-"""Checks the marketers' content (config/ and templates/) as a whole, before it can hurt a send.
+"""Checks the marketers' content (config/, templates/ and offers/) as a whole, before it can hurt a send.
 
 Called by `make test` (tests/content), by the content layer build at `cdk synth`, and when the local runtime
 starts: a broken file fails there with one plain sentence instead of failing a recipient's mail later.
@@ -14,8 +14,10 @@ from closedloop.errors import ConfigError
 
 
 def check_content(content_dir: Path) -> None:
-    """Raise ConfigError naming the first problem: bad config, an unknown zone, a missing or unparsable template."""
-    from closedloop.adapters.templates import compile_all, template_exists
+    """Raise ConfigError naming the first problem: bad config, an unknown zone, a missing or unparsable template, a
+    template without its text part, a bad offer pool or a template naming a pool that does not exist."""
+    from closedloop.adapters.templates import PARTS, compile_all, pools_named, template_exists
+    from closedloop.offers import OFFERS_DIR, load_pools
 
     content_dir = Path(content_dir)
     load_config.cache_clear()  # always the files as they are now
@@ -32,4 +34,18 @@ def check_content(content_dir: Path) -> None:
                 f"{CONFIG_FILE}: {where} names template {name!r}, but templates/{name}/ "
                 "with subject.txt, body.html and body.txt does not exist"
             )
+    for folder in sorted(templates.iterdir()) if templates.is_dir() else []:
+        if folder.is_dir() and not folder.name.startswith("_"):
+            for part in PARTS:  # body.txt too: every mail always has its text part
+                if not (folder / part).is_file():
+                    raise ConfigError(f"templates/{folder.name}/ has no {part}: a template needs {', '.join(PARTS)}")
     compile_all(templates)
+    load_pools.cache_clear()
+    pools = load_pools(content_dir).pools
+    for file, line, pool in pools_named(templates):
+        if pool not in pools:
+            known = ", ".join(sorted(pools)) or "none"
+            raise ConfigError(
+                f"{file}, line {line}: offers({pool!r}, …) names a pool that does not exist "
+                f"({OFFERS_DIR}/{pool}.toml; known: {known})"
+            )

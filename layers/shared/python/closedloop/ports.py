@@ -91,8 +91,9 @@ class Ledger(Protocol):
     def release_send(self, send_key: str) -> None:
         """Forget a reservation whose send provably did not happen (the provider refused it)."""
 
-    def mark_sent(self, send_key: str, status: MessageStatus) -> None:
-        """Record the send as done, and the message's status, in one write."""
+    def mark_sent(self, send_key: str, status: MessageStatus, offers: Sequence[str] = ()) -> None:
+        """Record the send as done, and the message's status, in one write, if the key is still reserved (a
+        repeated call changes nothing); the same write adds 1 to the profile's `offers_sent` per offer id shown."""
 
     def mark_possibly_sent(self, send_key: str, status: MessageStatus) -> None:
         """Keep the reservation (never resend) and record that the provider may or may not have the message."""

@@ -58,6 +58,8 @@ class Profile:
     cart: dict | None = None
     # The topics the person receives; None: they never chose, and receive every topic.
     topics: list[str] | None = None
+    # How often each offer (closedloop.offers, by id) went out to the person: added when a mail is marked sent.
+    offers_sent: dict[str, int] = field(default_factory=dict)
 
     @property
     def subscribed(self) -> bool:
@@ -83,6 +85,7 @@ class Profile:
             "last_purchase_at": self.last_purchase_at,
             "cart": self.cart,
             "topics": self.topics,
+            "offers_sent": self.offers_sent,
         }
 
 

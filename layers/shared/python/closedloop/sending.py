@@ -112,13 +112,17 @@ class SendResult(NamedTuple):
 class Renderer(Protocol):
     def exists(self, template: str) -> bool: ...
 
-    def render(self, request: SendRequest, profile: Profile) -> tuple[OutgoingMail, RenderedLinks]: ...
+    def render(
+        self, request: SendRequest, profile: Profile, now: datetime | None = None
+    ) -> tuple[OutgoingMail, RenderedLinks]: ...
 
 
 @dataclass(frozen=True)
 class RenderedLinks:
     link_set: str
     links: list
+    # The offer ids the mail shows (closedloop.offers): added to the profile's offers_sent when it is marked sent.
+    offers: tuple[str, ...] = ()
 
 
 def send(
@@ -179,7 +183,7 @@ def send(
             )
             return SendResult(deferral.outcome, deferral.reason)
     try:
-        mail, links = renderer.render(request, profile)
+        mail, links = renderer.render(request, profile, now)
         raw = mail.mime(now)
     except (TemplateError, TemplateNotFound, HeaderInjection) as error:
         return finished(Outcome.FAILED_RENDER, "failed", f"{error.code}: {error.message}")
@@ -208,5 +212,5 @@ def send(
         reason = f"outcome unknown after {type(error).__name__}; not retried"
         ledger.mark_possibly_sent(request.send_key, status("possibly_sent", reason))
         return SendResult(Outcome.POSSIBLY_SENT, reason)
-    ledger.mark_sent(request.send_key, status("sent", provider_id=provider_id))
+    ledger.mark_sent(request.send_key, status("sent", provider_id=provider_id), offers=links.offers)
     return SendResult(Outcome.SENT)

@@ -266,6 +266,7 @@ def renderer():
         s.sender_address,
         c.mail.postal_address,
         c.bots.honeypot_url,
+        clock=lambda: clock().now(),  # offers valid at the injected clock's instant (the gate passes its own)
     )
 
 
@@ -282,6 +283,7 @@ def preview_renderer():
         s.sender_address,
         c.mail.postal_address,
         c.bots.honeypot_url,
+        clock=lambda: clock().now(),
     )
 
 

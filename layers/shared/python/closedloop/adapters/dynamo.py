@@ -35,6 +35,12 @@ SEND_RETENTION_DAYS = 400  # the send ledger outlives any retry and any yearly o
 _DUE = {"birthday": ("bday_shard", "bday_due_at", "birthday_due"), "idle": ("idle_shard", "idle_due_at", "idle_due")}
 
 
+def _no_map_to_add_into(error: Exception) -> bool:
+    """DynamoDB cancels the transaction (reason ValidationError); moto refuses the whole call (ValidationException)."""
+    message = getattr(error, "cause_response_message", None) or ""
+    return getattr(error, "cause_response_code", None) == "ValidationException" and "document path" in message
+
+
 def _conditional_failed(error: Exception) -> bool:
     cause = getattr(error, "cause_response_code", None)
     return cause == "ConditionalCheckFailedException"
@@ -78,6 +84,7 @@ def profile_model(table: str) -> type[Model]:
         last_purchase_at = UnicodeAttribute(null=True)
         cart = MapAttribute(null=True)
         topics = ListAttribute(of=UnicodeAttribute, null=True)
+        offers_sent = MapAttribute(default=dict)  # offer id -> times sent (DynamoLedger.mark_sent ADDs)
         bday_shard = UnicodeAttribute(null=True)
         bday_due_at = UnicodeAttribute(null=True)
         idle_shard = UnicodeAttribute(null=True)
@@ -126,6 +133,7 @@ def _to_profile(item: Model) -> Profile:
         last_purchase_at=item.last_purchase_at,
         cart=_cart(_plain(item.cart)),
         topics=list(item.topics) if item.topics is not None else None,
+        offers_sent={k: int(v) for k, v in _plain(item.offers_sent).items()},
     )
 
 
@@ -162,6 +170,7 @@ def _applied(existing: Profile | None, change: ProfileChange, stamp: str) -> Pro
         last_purchase_at=existing.last_purchase_at if existing else None,
         cart=existing.cart if existing else None,
         topics=list(change.topics) if change.topics is not None else (existing.topics if existing else None),
+        offers_sent=dict(existing.offers_sent) if existing else {},
     )
 
 
@@ -207,6 +216,7 @@ class DynamoProfileStore:
             m.interests.set(m.interests | {}),
             m.event_counts.set(m.event_counts | {}),
             m.revenue.set(m.revenue | {}),
+            m.offers_sent.set(m.offers_sent | {}),  # the map a sent mail's offers ADD into (DynamoLedger.mark_sent)
             m.writes.add(1),
         ]
         if change.consent:
@@ -346,25 +356,63 @@ class DynamoLedger:
             if not _conditional_failed(error):
                 raise  # a key already sent (or gone) stays as it is: only a reservation is ever released
 
-    def mark_sent(self, send_key: str, status: MessageStatus) -> None:
-        self._finish(send_key, "sent", status)
+    def mark_sent(self, send_key: str, status: MessageStatus, offers: Sequence[str] = ()) -> None:
+        self._finish(send_key, "sent", status, offers)
 
     def mark_possibly_sent(self, send_key: str, status: MessageStatus) -> None:
         self._finish(send_key, "possibly_sent", status)
 
-    def _finish(self, send_key: str, state: str, status: MessageStatus) -> None:
-        """The send key's final state and the message's status in one request (a transaction of two items)."""
+    def _finish(self, send_key: str, state: str, status: MessageStatus, offers: Sequence[str] = ()) -> None:
+        """The send key's final state and the message's status in one request (a transaction), on the condition that
+        the key is still reserved: a repeated call finds it finished and changes nothing. A sent mail's offers are
+        added to the profile (`ADD offers_sent.<id> 1`) in the same transaction, so they count once per send key."""
         m = self._m
-        with TransactWrite(connection=self._connection) as transaction:
-            transaction.update(
-                m(f"send#{send_key}"),
-                actions=[
-                    m.state.set(state),
-                    m.provider_message_id.set(status.provider_message_id),
-                    m.at.set(status.at),
-                ],
+        profile = profile_model(self._settings.profiles_table) if offers else None
+        for _ in range(3):
+            try:
+                with TransactWrite(connection=self._connection) as transaction:
+                    transaction.update(
+                        m(f"send#{send_key}"),
+                        actions=[
+                            m.state.set(state),
+                            m.provider_message_id.set(status.provider_message_id),
+                            m.at.set(status.at),
+                        ],
+                        condition=m.state == "reserved",
+                    )
+                    transaction.save(self._status_item(status))
+                    if profile is not None:
+                        transaction.update(
+                            profile(status.profile_id),
+                            actions=[profile.offers_sent[offer].add(1) for offer in dict.fromkeys(offers)],
+                            condition=profile.profile_id.exists(),  # never recreate an erased profile
+                        )
+                return
+            except TransactWriteError as error:
+                # pynamodb sends puts, then updates: the status, the send key, the profile.
+                codes = [getattr(reason, "code", None) for reason in error.cancellation_reasons or []] + [None] * 3
+                if codes[1] == "ConditionalCheckFailed":
+                    return  # finished before (a retry): its status and its offers stand
+                if profile is None:
+                    raise
+                if codes[2] == "ConditionalCheckFailed":
+                    profile = None  # the profile is gone (erased meanwhile): record the send without it
+                elif codes[2] == "ValidationError" or _no_map_to_add_into(error):
+                    # A profile written before offers_sent existed has no map to ADD into: create it, then again.
+                    self._offers_map(profile, status.profile_id)
+                else:
+                    raise
+        raise ConcurrentUpdate(f"send key {send_key} could not be marked {state}")
+
+    @staticmethod
+    def _offers_map(profile: type[Model], profile_id: str) -> None:
+        try:
+            profile(profile_id).update(
+                actions=[profile.offers_sent.set(profile.offers_sent | {})], condition=profile.profile_id.exists()
             )
-            transaction.save(self._status_item(status))
+        except UpdateError as error:
+            if not _conditional_failed(error):
+                raise
 
     def put_message_status(self, status: MessageStatus, *, only_if_new: bool = False) -> bool:
         item = self._status_item(status)

@@ -211,6 +211,9 @@ class Profile(Answer):
     last_purchase_at: str | None = Field(json_schema_extra=INSTANT)
     cart: dict[str, Any] | None = Field(description="The open cart: id, total, currency, items, updated_at.")
     topics: list[str] | None = Field(description="null: the person never chose, and receives every topic.")
+    offers_sent: dict[str, int] = Field(
+        description="How often each offer (offers/<pool>.toml, by id) was sent to the person; counted when sent."
+    )
 
 
 class ShownProfile(Profile):
