@@ -347,7 +347,8 @@ SENDER = Function(
     description="The send gate: consent, ledger, render, SES.",
     queue_trigger=QueueTrigger(SEND_QUEUE, batch_size=10, max_concurrency=5),
     reads=(PROFILES, LEDGER),
-    writes=(LEDGER, HELD),  # HELD: a marketing message that meets a sending pause is held there
+    writes=(LEDGER, HELD, CAMPAIGNS),  # HELD: a marketing message that meets a sending pause is held there
+    # CAMPAIGNS: a campaign message's outcome is counted in its statistics (closedloop.campaign_stats)
     sends_to=(SEND_QUEUE,),
     # ERASURE_KEY: the gate refuses an erased address by its keyed hash.
     secrets=(TRACKING_KEYS, ERASURE_KEY),

@@ -610,3 +610,37 @@ class FakeImportQueue:
 
     def enqueue(self, chunks: list) -> None:
         self.chunks.extend(chunks)
+
+
+class FakeCampaignStats:
+    """A campaign's counters: shard items by (campaign, stage, variant, shard) and the facts counted."""
+
+    def __init__(self) -> None:
+        self.shards: dict[tuple[str, str, str, int], dict] = {}
+        self.facts: set[tuple[str, str]] = set()
+
+    def add(self, ref, counts: dict, *, fact: str, shard_of: str) -> bool:
+        from closedloop import campaign_stats
+
+        counts = campaign_stats.check_counts(counts)
+        if (ref.id, fact) in self.facts:
+            return False
+        self.facts.add((ref.id, fact))
+        self.count(ref, counts, shard_of)
+        return True
+
+    def count(self, ref, counts: dict, shard_of: str) -> None:
+        """ADD without a fact: what a write that carries its own business key does (mark_sent, an open, a click)."""
+        from closedloop import campaign_stats
+
+        key = (ref.id, ref.stage, ref.variant or campaign_stats.NO_VARIANT, campaign_stats.shard(shard_of))
+        shard = self.shards.setdefault(key, {})
+        for name, amount in campaign_stats.check_counts(counts).items():
+            shard[name] = shard.get(name, 0) + amount
+
+    def summary(self, campaign_id: str) -> dict:
+        from closedloop import campaign_stats
+
+        return campaign_stats.merge(
+            (stage, variant, counts) for (cid, stage, variant, _), counts in self.shards.items() if cid == campaign_id
+        )

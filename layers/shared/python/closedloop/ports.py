@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
 
-from closedloop.values import Activity, ClickRecord, DueEntry, Link, MessageStatus
+from closedloop.values import Activity, CampaignRef, ClickRecord, DueEntry, Link, MessageStatus
 
 if TYPE_CHECKING:
     from closedloop.imports import Chunk as ImportChunk
@@ -269,3 +270,16 @@ class ImportFiles(Protocol):
 
 class ImportQueue(Protocol):
     def enqueue(self, chunks: list[ImportChunk]) -> None: ...
+
+
+class CampaignStats(Protocol):
+    """A campaign's counters (closedloop.campaign_stats): sharded items ADDed to, each count once by its fact."""
+
+    def add(self, ref: CampaignRef, counts: dict[str, int | Decimal], *, fact: str, shard_of: str) -> bool:
+        """ADD `counts` (`{"targeted": 10}`, `{"skipped.no_consent": 1}`, `{"revenue.EUR": Decimal("9.5")}`) to
+        the stage's and variant's shard `campaign_stats.shard(shard_of)`, in one transaction with the fact
+        `fact` (put if absent, kept FACT_RETENTION_DAYS). False, and nothing added, when the fact was counted
+        before."""
+
+    def summary(self, campaign_id: str) -> dict:
+        """Every counter of the campaign, shards merged (campaign_stats.merge): one Query, strongly consistent."""

@@ -158,6 +158,13 @@ def import_queue():
     return SqsImportQueue(settings())
 
 
+@lru_cache(maxsize=1)
+def campaign_stats():
+    from closedloop.adapters.campaign_stats import DynamoCampaignStats
+
+    return DynamoCampaignStats(settings(), clock())
+
+
 def _secret(name: str, force_fetch: bool = False) -> dict:
     from aws_lambda_powertools.utilities import parameters
 
@@ -285,6 +292,7 @@ def reset() -> None:
         import_store,
         import_files,
         import_queue,
+        campaign_stats,
     ):
         factory.cache_clear()
     load_config.cache_clear()
