@@ -197,8 +197,9 @@ class FakeProfiles:
 
 
 class FakeLedger:
-    def __init__(self) -> None:
+    def __init__(self, *, stats: FakeCampaignStats | None = None) -> None:
         self.items: dict[str, dict] = {}
+        self.stats = stats  # where mark_sent counts a campaign's mail as sent
 
     def _put_new(self, key: str, item: dict) -> bool:
         if key in self.items:
@@ -214,15 +215,25 @@ class FakeLedger:
         if self.items.get(f"send#{send_key}", {}).get("state") == "reserved":
             del self.items[f"send#{send_key}"]
 
-    def mark_sent(self, send_key: str, status: MessageStatus) -> None:
-        self._finish(send_key, "sent", status)
+    def mark_sent(self, send_key: str, status: MessageStatus, campaign=None) -> None:
+        if campaign is not None and self.stats is None:
+            raise AssertionError("FakeLedger(stats=...) is needed to count a campaign's mail")
+        if self._finish(send_key, "sent", status) and campaign is not None:
+            if campaign.variant:
+                self.items[f"send#{send_key}"]["variant"] = campaign.variant
+            self.stats.count(campaign, {"sent": 1}, status.profile_id)
 
     def mark_possibly_sent(self, send_key: str, status: MessageStatus) -> None:
         self._finish(send_key, "possibly_sent", status)
 
-    def _finish(self, send_key: str, state: str, status: MessageStatus) -> None:
-        self.items[f"send#{send_key}"].update(state=state, provider_message_id=status.provider_message_id)
+    def _finish(self, send_key: str, state: str, status: MessageStatus) -> bool:
+        """False (nothing changed) unless the key is still reserved: a repeated call finds it finished."""
+        item = self.items.get(f"send#{send_key}")
+        if item is None or item["state"] != "reserved":
+            return False
+        item.update(state=state, provider_message_id=status.provider_message_id)
         self.put_message_status(status)
+        return True
 
     def put_message_status(self, status: MessageStatus, *, only_if_new: bool = False) -> bool:
         if only_if_new:

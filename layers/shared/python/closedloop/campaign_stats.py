@@ -17,9 +17,13 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from closedloop.values import CampaignRef
+
+if TYPE_CHECKING:
+    from closedloop.ports import CampaignStats
 
 STATS_SHARDS = 10
 NO_VARIANT = "-"
@@ -148,3 +152,15 @@ def parse_sort_key(sort_key: str) -> tuple[str, str] | None:
     """(stage, variant) of a shard item's sort key; None for anything else."""
     parts = sort_key.split("#")
     return (parts[1], parts[2]) if len(parts) == 4 and parts[0] == "stats" else None
+
+
+def count_outcome(request, outcome: str, stats: CampaignStats) -> bool:
+    """Count what the send gate did with a campaign's message (not `sent`: see OUTCOME_COUNTS), once per send key
+    and outcome; a duplicate once per request it stopped. False when there is nothing (more) to count."""
+    name = OUTCOME_COUNTS.get(outcome)
+    if request.campaign is None or name is None:
+        return False
+    fact = f"outcome#{request.send_key}#{name}"
+    if outcome == "skipped_duplicate":
+        fact += f"#{request.message_id}"
+    return stats.add(request.campaign, {name: 1}, fact=fact, shard_of=request.profile_id)

@@ -91,8 +91,10 @@ class Ledger(Protocol):
     def release_send(self, send_key: str) -> None:
         """Forget a reservation whose send provably did not happen (the provider refused it)."""
 
-    def mark_sent(self, send_key: str, status: MessageStatus) -> None:
-        """Record the send as done, and the message's status, in one write."""
+    def mark_sent(self, send_key: str, status: MessageStatus, campaign: CampaignRef | None = None) -> None:
+        """Record the send as done, and the message's status, in one write, if the key is still reserved (a repeated
+        call changes nothing); a campaign's mail adds 1 to its `sent` counter (and notes the variant on the send
+        key) in the same write."""
 
     def mark_possibly_sent(self, send_key: str, status: MessageStatus) -> None:
         """Keep the reservation (never resend) and record that the provider may or may not have the message."""

@@ -191,5 +191,5 @@ def send(
         reason = f"outcome unknown after {type(error).__name__}; not retried"
         ledger.mark_possibly_sent(request.send_key, status("possibly_sent", reason))
         return SendResult(Outcome.POSSIBLY_SENT, reason)
-    ledger.mark_sent(request.send_key, status("sent", provider_id=provider_id))
+    ledger.mark_sent(request.send_key, status("sent", provider_id=provider_id), campaign=request.campaign)
     return SendResult(Outcome.SENT)

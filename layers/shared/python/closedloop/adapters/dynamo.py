@@ -23,13 +23,15 @@ from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
+from closedloop.campaign_stats import partition, stats_sort_key
+from closedloop.campaign_stats import shard as stats_shard
 from closedloop.clock import isoformat, parse_instant
 from closedloop.due import all_shards, shard_of
 from closedloop.errors import ConcurrentUpdate, EmailTaken
 from closedloop.profiles import Profile, ProfileChange
 from closedloop.settings import Settings
 from closedloop.suppression import Screen, Suppression
-from closedloop.values import DueEntry, MessageStatus
+from closedloop.values import CampaignRef, DueEntry, MessageStatus
 
 SEND_RETENTION_DAYS = 400  # the send ledger outlives any retry and any yearly occasion key
 _DUE = {"birthday": ("bday_shard", "bday_due_at", "birthday_due"), "idle": ("idle_shard", "idle_due_at", "idle_due")}
@@ -104,8 +106,24 @@ def ledger_model(table: str) -> type[Model]:
         reason = UnicodeAttribute(null=True)  # suppressed#<address>: why it is suppressed
         bounces = UnicodeSetAttribute(null=True)  # bounces#<address>: "<SES message id> <instant>" per bounce
         expires_at = NumberAttribute(null=True)
+        variant = UnicodeAttribute(null=True)  # send#campaign#…: the A/B variant the person was sent
 
     return LedgerModel
+
+
+@lru_cache(maxsize=4)
+def stats_shard_model(table: str) -> type[Model]:
+    """A campaign's counter shard (closedloop.campaign_stats), as far as the ledger's mark_sent ADDs to it."""
+
+    class StatsShardModel(Model):
+        class Meta:
+            table_name = table
+
+        pk = UnicodeAttribute(hash_key=True)
+        sk = UnicodeAttribute(range_key=True)
+        sent = NumberAttribute(null=True)
+
+    return StatsShardModel
 
 
 def _to_profile(item: Model) -> Profile:
@@ -173,7 +191,7 @@ def _plain(value: object) -> dict:
 
 def forget_models() -> None:
     """Drop the model classes: each holds its pynamodb connection, and with it an endpoint (tests, local runtime)."""
-    for factory in (profile_model, ledger_model):
+    for factory in (profile_model, ledger_model, stats_shard_model):
         factory.cache_clear()
 
 
@@ -346,25 +364,34 @@ class DynamoLedger:
             if not _conditional_failed(error):
                 raise  # a key already sent (or gone) stays as it is: only a reservation is ever released
 
-    def mark_sent(self, send_key: str, status: MessageStatus) -> None:
-        self._finish(send_key, "sent", status)
+    def mark_sent(self, send_key: str, status: MessageStatus, campaign: CampaignRef | None = None) -> None:
+        self._finish(send_key, "sent", status, campaign)
 
     def mark_possibly_sent(self, send_key: str, status: MessageStatus) -> None:
         self._finish(send_key, "possibly_sent", status)
 
-    def _finish(self, send_key: str, state: str, status: MessageStatus) -> None:
-        """The send key's final state and the message's status in one request (a transaction of two items)."""
+    def _finish(self, send_key: str, state: str, status: MessageStatus, campaign: CampaignRef | None = None) -> None:
+        """The send key's final state and the message's status in one request (a transaction), on the condition that
+        the key is still reserved: a repeated call finds it finished and changes nothing. A campaign's mail adds 1
+        to its `sent` counter in the same transaction, so it counts once per send key."""
         m = self._m
-        with TransactWrite(connection=self._connection) as transaction:
-            transaction.update(
-                m(f"send#{send_key}"),
-                actions=[
-                    m.state.set(state),
-                    m.provider_message_id.set(status.provider_message_id),
-                    m.at.set(status.at),
-                ],
-            )
-            transaction.save(self._status_item(status))
+        actions = [m.state.set(state), m.provider_message_id.set(status.provider_message_id), m.at.set(status.at)]
+        if campaign is not None and campaign.variant:
+            actions.append(m.variant.set(campaign.variant))  # event conversions find the variant here
+        try:
+            with TransactWrite(connection=self._connection) as transaction:
+                transaction.update(m(f"send#{send_key}"), actions=actions, condition=m.state == "reserved")
+                transaction.save(self._status_item(status))
+                if campaign is not None:
+                    shard = stats_shard_model(self._settings.campaigns_table)
+                    key = stats_sort_key(campaign, stats_shard(status.profile_id))
+                    transaction.update(shard(partition(campaign.id), key), actions=[shard.sent.add(1)])
+        except TransactWriteError as error:
+            # pynamodb sends puts, then updates: the status, the send key (then the counter, never conditional).
+            codes = [getattr(reason, "code", None) for reason in error.cancellation_reasons or []]
+            if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
+                return  # finished before (a retry): its status and its count stand
+            raise
 
     def put_message_status(self, status: MessageStatus, *, only_if_new: bool = False) -> bool:
         item = self._status_item(status)
