@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from closedloop.values import CampaignRef
+from closedloop.values import Activity, CampaignRef
 
 if TYPE_CHECKING:
     from closedloop.ports import CampaignStats
@@ -154,6 +154,24 @@ def parse_sort_key(sort_key: str) -> tuple[str, str] | None:
     return (parts[1], parts[2]) if len(parts) == 4 and parts[0] == "stats" else None
 
 
+def reaction_counts(activity: Activity, verdict: str | None = None) -> tuple[CampaignRef, dict] | None:
+    """What a reaction to a campaign's mail adds to its statistics, in the write that records it (whose own
+    condition makes it count once): a person's open (`opens_unique`: the open is recorded once per message, and a
+    person gets one message per stage), a click settled `human` (`clicks_human` and its link) or `bot`."""
+    campaign = activity.details.get("campaign")
+    if not campaign:
+        return None
+    ref = CampaignRef.from_dict(campaign)
+    if activity.kind == "open":
+        return (ref, {"opens_unique": 1}) if activity.bot_reason is None else None
+    if activity.kind != "click" or verdict not in ("human", "bot"):
+        return None
+    if verdict == "bot":
+        return ref, {"clicks_bot": 1}
+    url = activity.details.get("url")
+    return ref, {"clicks_human": 1, **({link_counter(url): 1} if url else {})}
+
+
 def count_outcome(request, outcome: str, stats: CampaignStats) -> bool:
     """Count what the send gate did with a campaign's message (not `sent`: see OUTCOME_COUNTS), once per send key
     and outcome; a duplicate once per request it stopped. False when there is nothing (more) to count."""
@@ -164,3 +182,43 @@ def count_outcome(request, outcome: str, stats: CampaignStats) -> bool:
     if outcome == "skipped_duplicate":
         fact += f"#{request.message_id}"
     return stats.add(request.campaign, {name: 1}, fact=fact, shard_of=request.profile_id)
+
+
+# SES events (their eventType) that count for the campaign named in the mail's tags.
+SES_COUNTS = {"Delivery": "delivered", "Bounce": "bounced", "Complaint": "complained"}
+
+
+def feedback_ref(detail: object) -> CampaignRef | None:
+    """The campaign, stage and variant an SES event's mail belongs to: its tags (`mail.tags`, lists of values)."""
+    mail = detail.get("mail") if isinstance(detail, dict) else None
+    tags = mail.get("tags") if isinstance(mail, dict) else None
+    if not isinstance(tags, dict):
+        return None
+
+    def tag(name: str) -> str | None:
+        values = tags.get(name)
+        return values[0] if isinstance(values, list) and values and isinstance(values[0], str) else None
+
+    campaign, stage = tag("campaign"), tag("stage")
+    return CampaignRef(campaign, stage, tag("variant")) if campaign and stage else None
+
+
+def count_feedback(detail: dict, stats: CampaignStats) -> bool:
+    """Count a campaign mail's delivery, hard bounce (a transient one may still be delivered) or complaint once per
+    SES message id and kind, however often EventBridge delivers the event."""
+    ref = feedback_ref(detail)
+    name = SES_COUNTS.get(detail.get("eventType") or detail.get("notificationType"))
+    if ref is None or name is None:
+        return False
+    if name == "bounced" and (detail.get("bounce") or {}).get("bounceType") != "Permanent":
+        return False
+    mail_id = str(detail["mail"].get("messageId") or "")
+    return stats.add(ref, {name: 1}, fact=f"ses#{mail_id}#{name}", shard_of=mail_id)
+
+
+def count_unsubscribe(ref: CampaignRef | None, profile_id: str, stats: CampaignStats) -> bool:
+    """Count a person leaving from a campaign's mail (unsubscribe link, one-click, preference page): once per
+    campaign and person."""
+    if ref is None:
+        return False
+    return stats.add(ref, {"unsubscribes": 1}, fact=f"unsubscribe#{profile_id}", shard_of=profile_id)

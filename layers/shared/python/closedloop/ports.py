@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Protocol
 from closedloop.values import Activity, CampaignRef, ClickRecord, DueEntry, Link, MessageStatus
 
 if TYPE_CHECKING:
+    from closedloop.conversions import Touch
     from closedloop.imports import Chunk as ImportChunk
     from closedloop.imports import ImportRecord, ProfileWriteOp
     from closedloop.imports import Snapshot as ImportSnapshot
@@ -75,10 +76,13 @@ class ActivityLog(Protocol):
 class LinkSets(Protocol):
     """Content-addressed link sets: what a click token's link set and number point at."""
 
-    def put(self, link_set: str, links: list[Link]) -> None:
-        """Store a link set (idempotent: its id is its hash)."""
+    def put(self, link_set: str, links: list[Link], campaign: CampaignRef | None = None) -> None:
+        """Store a link set (idempotent: its id is its hash), with the campaign its message belongs to."""
 
     def get(self, link_set: str) -> list[Link] | None: ...
+
+    def campaign_of(self, link_set: str) -> CampaignRef | None:
+        """The campaign of a link set `get` has found (no I/O: read with the links)."""
 
 
 class Ledger(Protocol):
@@ -285,3 +289,19 @@ class CampaignStats(Protocol):
 
     def summary(self, campaign_id: str) -> dict:
         """Every counter of the campaign, shards merged (campaign_stats.merge): one Query, strongly consistent."""
+
+    def convert(self, ref: CampaignRef, profile_id: str, counts: dict[str, int | Decimal]) -> bool:
+        """The person reached the campaign's goal: put the ledger's `campaign_keys.converted_key` (with the profile
+        id, for GDPR) if absent and ADD `counts` to `ref`'s shard, in one transaction. False if converted before."""
+
+
+class CampaignReach(Protocol):
+    """What closedloop.conversions reads: a campaign's goal and window, and which campaigns reached a person."""
+
+    def campaign(self, campaign_id: str) -> dict | None:
+        """The stored campaign's `definition` (with `goal`, `stages`, `ab`) and `started_at` (a container may keep
+        it for a minute)."""
+
+    def touches(self, profile_id: str) -> list[Touch]:
+        """Every campaign mail sent to the person (send key, stage, variant, when) and every A/B holdout they are
+        in (stage HOLDOUT_STAGE), from the ledger's by_profile index."""

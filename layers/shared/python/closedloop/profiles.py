@@ -58,6 +58,12 @@ class Profile:
     cart: dict | None = None
     # The topics the person receives; None: they never chose, and receive every topic.
     topics: list[str] | None = None
+    # Behaviour kept for segments (a segment reads each profile once), moved by opens and a person's clicks only
+    # forward: the last open (opens do not move last_activity_at), the last human click, and the campaigns the
+    # person clicked (closedloop.adapters.activity writes them with the open or click).
+    last_opened_at: str | None = None
+    last_clicked_at: str | None = None
+    clicked_campaigns: list[str] = field(default_factory=list)
 
     @property
     def subscribed(self) -> bool:
@@ -83,6 +89,9 @@ class Profile:
             "last_purchase_at": self.last_purchase_at,
             "cart": self.cart,
             "topics": self.topics,
+            "last_opened_at": self.last_opened_at,
+            "last_clicked_at": self.last_clicked_at,
+            "clicked_campaigns": self.clicked_campaigns,
         }
 
 

@@ -110,6 +110,8 @@ class Renderer(Protocol):
 class RenderedLinks:
     link_set: str
     links: list
+    # A campaign's message: its link set names the campaign, stage and variant (closedloop.campaign_stats).
+    campaign: CampaignRef | None = None
 
 
 def send(
@@ -167,7 +169,7 @@ def send(
     except (TemplateError, TemplateNotFound, HeaderInjection) as error:
         return finished(Outcome.FAILED_RENDER, "failed", f"{error.code}: {error.message}")
     if links.links:
-        link_sets.put(links.link_set, links.links)
+        link_sets.put(links.link_set, links.links, campaign=links.campaign)
     if not ledger.reserve_send(request.send_key, request.message_id, now, profile_id=request.profile_id):
         return SendResult(Outcome.DUPLICATE)  # the first attempt's status stands
     try:

@@ -165,6 +165,13 @@ def campaign_stats():
     return DynamoCampaignStats(settings(), clock())
 
 
+@lru_cache(maxsize=1)
+def campaign_reach():
+    from closedloop.adapters.campaign_stats import DynamoCampaignReach
+
+    return DynamoCampaignReach(settings())
+
+
 def _secret(name: str, force_fetch: bool = False) -> dict:
     from aws_lambda_powertools.utilities import parameters
 
@@ -293,6 +300,7 @@ def reset() -> None:
         import_files,
         import_queue,
         campaign_stats,
+        campaign_reach,
     ):
         factory.cache_clear()
     load_config.cache_clear()

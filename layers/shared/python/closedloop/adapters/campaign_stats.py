@@ -8,6 +8,7 @@ once. `DynamoCampaignStats.add` writes both in one TransactWriteItems.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping
 from datetime import timedelta
@@ -17,7 +18,8 @@ from functools import cached_property
 from botocore.exceptions import ClientError
 
 from closedloop import campaign_stats
-from closedloop.clock import Clock
+from closedloop.campaign_keys import converted_key
+from closedloop.clock import Clock, isoformat, parse_instant
 from closedloop.settings import Settings
 from closedloop.values import CampaignRef
 
@@ -108,6 +110,29 @@ class DynamoCampaignStats:
             return False
         raise RuntimeError(f"counting {fact} was cancelled: {codes}")
 
+    def convert(self, ref: CampaignRef, profile_id: str, counts: dict[str, int | Decimal]) -> bool:
+        now = self._clock.now()
+        converted = {
+            "pk": {"S": converted_key(ref.id, profile_id)},
+            "profile_id": {"S": profile_id},  # the by_profile index: a GDPR export or erasure finds it
+            "campaign_id": {"S": ref.id},
+            "at": {"S": isoformat(now)},
+            "expires_at": {"N": str(self.fact_expiry())},
+        }
+        put = {
+            "Put": {
+                "TableName": self._settings.ledger_table,
+                "Item": converted,
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+        codes = transact(self._client, [put, stats_update(self._settings.campaigns_table, ref, counts, profile_id)])
+        if not codes:
+            return True
+        if codes[0] == "ConditionalCheckFailed":
+            return False
+        raise RuntimeError(f"counting a conversion was cancelled: {codes}")
+
     def fact_expiry(self) -> int:
         return int((self._clock.now() + timedelta(days=campaign_stats.FACT_RETENTION_DAYS)).timestamp())
 
@@ -132,3 +157,76 @@ class DynamoCampaignStats:
             start = page.get("LastEvaluatedKey")
             if not start:
                 return campaign_stats.merge(shards)
+
+
+class DynamoCampaignReach:
+    """Campaign goals (the campaigns engineer's item `campaign#<id> / campaign`) and the ledger's record of who a
+    campaign reached (`send#campaign#<id>#<stage>#<profile>`, `holdout#<id>#<profile>`, by_profile index)."""
+
+    CACHE_SECONDS = 60  # a goal never changes; `started_at` is set once, when the first send starts
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._campaigns: dict[str, tuple[float, dict | None]] = {}
+
+    @cached_property
+    def _client(self):
+        from closedloop.adapters.activity import _client
+
+        return _client()
+
+    def campaign(self, campaign_id: str) -> dict | None:
+        cached = self._campaigns.get(campaign_id)
+        if cached and time.monotonic() - cached[0] < self.CACHE_SECONDS:
+            return cached[1]
+        item = self._client.get_item(
+            TableName=self._settings.campaigns_table,
+            Key={"pk": {"S": campaign_stats.partition(campaign_id)}, "sk": {"S": "campaign"}},
+            ProjectionExpression="definition, started_at, window_until",
+        ).get("Item")
+        found = None
+        if item:
+            definition = item.get("definition", {})
+            found = {
+                "definition": json.loads(definition["S"]) if "S" in definition else _plain(definition),
+                **{name: item[name]["S"] for name in ("started_at", "window_until") if name in item},
+            }
+        self._campaigns[campaign_id] = (time.monotonic(), found)
+        return found
+
+    def touches(self, profile_id: str) -> list:
+        from closedloop.conversions import Touch, holdout_touch
+
+        found = []
+        for prefix in ("send#campaign#", "holdout#"):
+            for item in self._by_profile(profile_id, prefix):
+                parts = item["pk"]["S"].split("#")
+                at = parse_instant(item["at"]["S"]) if "at" in item else None
+                if at is None:
+                    continue
+                if prefix == "holdout#":
+                    found.append(holdout_touch(parts[1], at))
+                elif item.get("state", {}).get("S") in ("sent", "possibly_sent"):
+                    found.append(Touch(parts[2], parts[3], item.get("variant", {}).get("S"), at))
+        return found
+
+    def _by_profile(self, profile_id: str, prefix: str):
+        start = None
+        while True:
+            page = self._client.query(
+                TableName=self._settings.ledger_table,
+                IndexName="by_profile",
+                KeyConditionExpression="profile_id = :p AND begins_with(pk, :prefix)",
+                ExpressionAttributeValues={":p": {"S": profile_id}, ":prefix": {"S": prefix}},
+                **({"ExclusiveStartKey": start} if start else {}),
+            )
+            yield from page.get("Items", [])
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                return
+
+
+def _plain(value: dict):
+    from boto3.dynamodb.types import TypeDeserializer
+
+    return json.loads(json.dumps(TypeDeserializer().deserialize(value), default=str))

@@ -80,6 +80,9 @@ def profile_model(table: str) -> type[Model]:
         last_purchase_at = UnicodeAttribute(null=True)
         cart = MapAttribute(null=True)
         topics = ListAttribute(of=UnicodeAttribute, null=True)
+        last_opened_at = UnicodeAttribute(null=True)  # behaviour aggregates (closedloop.adapters.activity writes)
+        last_clicked_at = UnicodeAttribute(null=True)
+        clicked_campaigns = UnicodeSetAttribute(null=True)
         bday_shard = UnicodeAttribute(null=True)
         bday_due_at = UnicodeAttribute(null=True)
         idle_shard = UnicodeAttribute(null=True)
@@ -144,6 +147,9 @@ def _to_profile(item: Model) -> Profile:
         last_purchase_at=item.last_purchase_at,
         cart=_cart(_plain(item.cart)),
         topics=list(item.topics) if item.topics is not None else None,
+        last_opened_at=item.last_opened_at,
+        last_clicked_at=item.last_clicked_at,
+        clicked_campaigns=sorted(item.clicked_campaigns or ()),
     )
 
 
@@ -180,6 +186,9 @@ def _applied(existing: Profile | None, change: ProfileChange, stamp: str) -> Pro
         last_purchase_at=existing.last_purchase_at if existing else None,
         cart=existing.cart if existing else None,
         topics=list(change.topics) if change.topics is not None else (existing.topics if existing else None),
+        last_opened_at=existing.last_opened_at if existing else None,
+        last_clicked_at=existing.last_clicked_at if existing else None,
+        clicked_campaigns=list(existing.clicked_campaigns) if existing else [],
     )
 
 

@@ -103,7 +103,7 @@ class JinjaRenderer:
     def render(self, request: SendRequest, profile: Profile) -> tuple[OutgoingMail, RenderedLinks]:
         if not self.exists(request.template):
             raise errors.TemplateNotFound(f"no template named {request.template!r}")
-        token = MessageToken(request.message_id, profile.profile_id)
+        token = MessageToken(request.message_id, profile.profile_id, request.campaign)
         collector = _LinkCollector()
         variables = {
             **request.context,
@@ -122,7 +122,9 @@ class JinjaRenderer:
             "honeypot_url": lambda: collector.track(self._honeypot_target, honeypot=True),
         }
         subject, html, text = (self._render_part(f"{request.template}/{part}", variables) for part in PARTS)
-        links = RenderedLinks(link_set=link_set_id(collector.links), links=collector.links)
+        links = RenderedLinks(
+            link_set=link_set_id(collector.links, request.campaign), links=collector.links, campaign=request.campaign
+        )
         html, text = (
             self._resolve_links(body, collector.placeholder, request.message_id, profile.profile_id, links)
             for body in (html, text)

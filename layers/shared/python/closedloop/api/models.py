@@ -182,6 +182,9 @@ class Profile(Answer):
     last_purchase_at: str | None = Field(json_schema_extra=INSTANT)
     cart: dict[str, Any] | None = Field(description="The open cart: id, total, currency, items, updated_at.")
     topics: list[str] | None = Field(description="null: the person never chose, and receives every topic.")
+    last_opened_at: str | None = Field(None, json_schema_extra=INSTANT, description="The latest open (not a bot's).")
+    last_clicked_at: str | None = Field(None, json_schema_extra=INSTANT, description="The latest human click.")
+    clicked_campaigns: list[str] = Field([], description="Ids of the campaigns the person clicked (human clicks).")
 
 
 class ShownProfile(Profile):
