@@ -182,7 +182,8 @@ class DynamoCampaignReach:
         item = self._client.get_item(
             TableName=self._settings.campaigns_table,
             Key={"pk": {"S": campaign_stats.partition(campaign_id)}, "sk": {"S": "campaign"}},
-            ProjectionExpression="definition, started_at, window_until",
+            ProjectionExpression="#d, started_at, window_until",
+            ExpressionAttributeNames={"#d": "definition"},  # a reserved word
         ).get("Item")
         found = None
         if item:
