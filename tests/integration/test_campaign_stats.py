@@ -4,6 +4,7 @@ concurrent counts are never lost."""
 import json
 import re
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import boto3
 
@@ -29,7 +30,7 @@ def campaign_mail(resources, profile_id, ref):
     request = SendRequest(
         send_key=f"campaign#{ref.id}#{ref.stage}#{profile_id}", profile_id=profile_id, template="newsletter-demo"
     )
-    services.send_queue().enqueue([SendRequest(**{**request.__dict__, "campaign": ref})])
+    services.send_queue().enqueue([replace(request, campaign=ref)])
     records = queue_messages(wiring.SEND_QUEUE, resources)
     assert invoke(wiring.SENDER, {"Records": records}) == {"batchItemFailures": []}
     (mail,) = mails_to(profile_id)
