@@ -86,6 +86,7 @@ def table_rows(f: dict) -> list[tuple[str, object, str]]:
         ("AWS requests per warm click", c["aws_requests_per_warm_click"], ""),
         ("AWS requests, first click in a container", c["aws_requests_first_click_in_container"], ""),
         ("AWS requests per sent mail", c["aws_requests_per_sent_mail"], ""),
+        ("AWS requests per sent campaign mail (its `sent` counted)", c["aws_requests_per_sent_campaign_mail"], ""),
         ("AWS requests per event, in a batch of 100 (10 addresses)", f["events"]["aws_requests_per_event"], ""),
         ("AWS requests per mail held by a sending pause", f["pause"]["aws_requests_per_held_mail"], ""),
         ("AWS requests per held mail the release job puts back", f["pause"]["aws_requests_per_released_mail"], ""),

@@ -22,6 +22,7 @@ from bench.world import BASE_URL, context, embedded_aws, sqs_event
 from closedloop import profiles as profile_rules
 from closedloop import services
 from closedloop.sending import SendRequest
+from closedloop.values import CampaignRef
 from closedloop_local import lambdas, outbox
 from closedloop_local.client import BROWSER_UA
 from infra import wiring
@@ -170,6 +171,19 @@ def measure() -> dict:
                 [SendRequest(send_key=f"bench#mail#{p}", profile_id=p, template="newsletter-demo") for p in profiles],
             )
 
+        # The same mails as a campaign's (closedloop.campaign_stats: `sent` rides mark_sent's transaction).
+        campaign = CampaignRef("bench", "main", "a")
+        with counting() as (campaign_requests, _):
+            _send(
+                sender,
+                [
+                    SendRequest(
+                        send_key=f"campaign#bench#main#{p}", profile_id=p, template="newsletter-demo", campaign=campaign
+                    )
+                    for p in profiles
+                ],
+            )
+
         instant = _against_instant_backend(click, event, resources, _clock)
 
     return {
@@ -183,5 +197,7 @@ def measure() -> dict:
         "warm_click_requests": {k: round(v / WARM_CLICKS, 2) for k, v in warm_requests.items()},
         "aws_requests_per_sent_mail": round(sum(mail_requests.values()) / MAILS, 2),
         "sent_mail_requests": {k: round(v / MAILS, 2) for k, v in mail_requests.items()},
+        "aws_requests_per_sent_campaign_mail": round(sum(campaign_requests.values()) / MAILS, 2),
+        "sent_campaign_mail_requests": {k: round(v / MAILS, 2) for k, v in campaign_requests.items()},
         "instant_backend": instant,
     }

@@ -98,6 +98,15 @@ def main(argv: list[str] | None = None) -> int:
     import_command.add_arguments(csv_import)
     csv_import.set_defaults(run=import_command.run)
 
+    from . import stats_command
+
+    listing = commands.add_parser("campaigns", help="list campaigns with targeted and sent (local or deployed)")
+    stats_command.add_campaigns_arguments(listing)
+    listing.set_defaults(run=stats_command.run_campaigns)
+    stats = commands.add_parser("stats", help="a campaign's statistics per stage and variant (local or deployed)")
+    stats_command.add_stats_arguments(stats)
+    stats.set_defaults(run=stats_command.run_stats)
+
     args = parser.parse_args(argv)
     return args.run(args)
 

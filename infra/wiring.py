@@ -298,7 +298,8 @@ OPEN = Function(
     description="Public open pixel; records the open.",
     routes=(Route(TRACKING_API, "GET", "/o/{token}"), Route(TRACKING_API, "HEAD", "/o/{token}")),
     reads=(PROFILES,),  # the open is stored in one transaction with a check that its profile exists
-    writes=(ACTIVITY,),
+    # PROFILES: last_opened_at; CAMPAIGNS: a campaign's open is counted (opens_unique) in the same transaction.
+    writes=(ACTIVITY, PROFILES, CAMPAIGNS),
     sends_to=(REACTIONS_QUEUE,),
     secrets=(TRACKING_KEYS,),
     uses_content=True,  # config: activity retention (tracking.record_or_defer reads services.config())
@@ -310,7 +311,7 @@ UNSUBSCRIBE = Function(
     description="Public unsubscribe page (GET shows a form, POST unsubscribes; RFC 8058 one-click).",
     routes=(Route(TRACKING_API, "GET", "/u/{token}"), Route(TRACKING_API, "POST", "/u/{token}")),
     reads=(PROFILES,),
-    writes=(PROFILES,),
+    writes=(PROFILES, CAMPAIGNS),  # CAMPAIGNS: an unsubscribe from a campaign's mail is counted once
     secrets=(TRACKING_KEYS,),
     timeout_s=5,
 )
@@ -370,8 +371,9 @@ SENDER = Function(
     reads=(PROFILES, LEDGER),
     # HELD: a marketing message that meets a sending pause is held there. DEFERRED: a capped message that must wait
     # beyond SQS's 15-minute delay (quiet hours, frequency cap). PROFILES: a sent mail's offers are added to
-    # offers_sent in the transaction that marks it sent (closedloop.offers).
-    writes=(LEDGER, HELD, DEFERRED, PROFILES),
+    # offers_sent in the transaction that marks it sent (closedloop.offers). CAMPAIGNS: a campaign message's
+    # outcome is counted in its statistics (closedloop.campaign_stats).
+    writes=(LEDGER, HELD, DEFERRED, PROFILES, CAMPAIGNS),
     sends_to=(SEND_QUEUE,),
     # ERASURE_KEY: the gate refuses an erased address by its keyed hash.
     secrets=(TRACKING_KEYS, ERASURE_KEY),
@@ -388,8 +390,10 @@ REACTIONS = Function(
     "nothing), and records opens whose synchronous recording failed.",
     queue_trigger=QueueTrigger(REACTIONS_QUEUE, batch_size=10, max_concurrency=5),
     # The clicks of a message (bot scoring); the profile's existence check in the recording transaction.
-    reads=(PROFILES, ACTIVITY),
-    writes=(PROFILES, ACTIVITY),
+    # CAMPAIGNS: a campaign's clicks are counted (and its goal read, for a click goal); LEDGER: the converted key
+    # of a click goal's conversion.
+    reads=(PROFILES, ACTIVITY, CAMPAIGNS),
+    writes=(PROFILES, ACTIVITY, CAMPAIGNS, LEDGER),
     sends_to=(REACTIONS_QUEUE,),  # a stored click comes back to itself after the settle window
     uses_content=True,  # config: the bot rules and the settle window; activity retention
     timeout_s=30,
@@ -432,7 +436,8 @@ FEEDBACK = Function(
     # The suppression list and transient bounces (ledger); a complaint finds the address's profile through its
     # claim (ledger) and unsubscribes it (profiles).
     reads=(PROFILES, LEDGER),
-    writes=(PROFILES, LEDGER),
+    # CAMPAIGNS: a campaign mail's delivery, bounce or complaint is counted (SES puts the campaign in its tags).
+    writes=(PROFILES, LEDGER, CAMPAIGNS),
     timeout_s=30,
 )
 RELEASE = Function(
@@ -556,10 +561,21 @@ PREFERENCES = Function(
     description="Public preference page (GET shows the topics; POST saves them or unsubscribes from all).",
     routes=(Route(TRACKING_API, "GET", "/p/{token}"), Route(TRACKING_API, "POST", "/p/{token}")),
     reads=(PROFILES,),
-    writes=(PROFILES,),
+    writes=(PROFILES, CAMPAIGNS),  # CAMPAIGNS: leaving from a campaign mail's preference page counts as unsubscribe
     secrets=(TRACKING_KEYS,),
     uses_content=True,  # config: the topics
     timeout_s=5,
+)
+CONVERSIONS = Function(
+    name="conversions",
+    folder="conversions",
+    description="Counts a campaign conversion once when an integrator's event reaches a campaign's event goal.",
+    rule_trigger=RuleTrigger(id="event-recorded-conversions", detail_types=("event.recorded",)),
+    # The campaign's goal and window (CAMPAIGNS), the campaigns that reached the person (LEDGER: by_profile);
+    # the converted key (LEDGER) and the counters (CAMPAIGNS), in one transaction.
+    reads=(LEDGER, CAMPAIGNS),
+    writes=(LEDGER, CAMPAIGNS),
+    timeout_s=30,
 )
 
 FUNCTIONS = (
@@ -582,6 +598,7 @@ FUNCTIONS = (
     IMPORT_FILES,
     IMPORT_CHUNKS,
     DEFERRALS,
+    CONVERSIONS,
 )
 
 # SQS visibility must outlast every retry of the consumer's batch (AWS guidance: six times the function timeout).

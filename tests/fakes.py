@@ -29,6 +29,7 @@ class FakeProfiles:
         self.activities: set[str] = set()
         self.clicks: dict[tuple[str, str], dict] = {}  # (profile id, activity key) -> stored click
         self.claims: dict[str, str] = {}  # normalised address -> profile id
+        self.stats = FakeCampaignStats()  # where a campaign's opens and clicks are counted, with their records
 
     def get(self, profile_id: str, consistent: bool = False) -> Profile | None:
         item = self.items.get(profile_id)
@@ -52,6 +53,9 @@ class FakeProfiles:
             item.get("cart"),
             list(item["topics"]) if item.get("topics") is not None else None,
             dict(item.get("offers_sent", {})),
+            last_opened_at=item.get("last_opened_at"),
+            last_clicked_at=item.get("last_clicked_at"),
+            clicked_campaigns=sorted(item.get("clicked_campaigns", ())),
         )
 
     def save(self, change: ProfileChange, now: datetime, existing: Profile | None) -> tuple[Profile, bool]:
@@ -113,7 +117,14 @@ class FakeProfiles:
             raise ProfileNotFound(activity.profile_id)
         self.activities.add(key)
         self._apply(activity, idle_due)
+        self._count(activity, "open")
         return True
+
+    def _count(self, activity: Activity, verdict: str) -> None:
+        from closedloop.campaign_stats import reaction_counts
+
+        if counted := reaction_counts(activity, verdict):
+            self.stats.count(*counted, activity.profile_id)
 
     def put_click(self, activity: Activity, expires_at: int) -> bool:
         key = (activity.profile_id, activity.key)
@@ -121,6 +132,8 @@ class FakeProfiles:
             return False
         verdict = "bot" if activity.bot_reason else "pending"
         self.clicks[key] = {"activity": activity, "verdict": verdict, "bot_reason": activity.bot_reason}
+        if activity.bot_reason:
+            self._count(activity, "bot")
         return True
 
     def clicks_of(self, profile_id: str, message_id: str) -> list[ClickRecord]:
@@ -139,6 +152,7 @@ class FakeProfiles:
         click.update(verdict="bot" if bot_reason else "human", bot_reason=bot_reason)
         if bot_reason is None:
             self._apply(activity, idle_due)
+        self._count(activity, click["verdict"])
         return True
 
     def verdict(self, profile_id: str, activity: Activity) -> str:
@@ -154,6 +168,11 @@ class FakeProfiles:
             item["last_activity_at"] = occurred
             if item["status"] == "subscribed":
                 item["idle"] = idle_due
+        mark = {"open": "last_opened_at", "click": "last_clicked_at"}.get(activity.kind)
+        if mark and activity.bot_reason is None and occurred >= (item.get(mark) or ""):
+            item[mark] = occurred
+        if activity.kind == "click" and activity.details.get("campaign"):
+            item.setdefault("clicked_campaigns", set()).add(activity.details["campaign"]["id"])
 
     @staticmethod
     def _aggregate(item: dict, aggregates, occurred: str) -> None:
@@ -209,9 +228,10 @@ class FakeProfiles:
 
 
 class FakeLedger:
-    def __init__(self, profiles: FakeProfiles | None = None) -> None:
+    def __init__(self, profiles: FakeProfiles | None = None, *, stats: FakeCampaignStats | None = None) -> None:
         self.items: dict[str, dict] = {}
         self.profiles = profiles  # where mark_sent adds a sent mail's offers (offers_sent)
+        self.stats = stats  # where mark_sent counts a campaign's mail as sent
 
     def _put_new(self, key: str, item: dict) -> bool:
         if key in self.items:
@@ -227,9 +247,11 @@ class FakeLedger:
         if self.items.get(f"send#{send_key}", {}).get("state") == "reserved":
             del self.items[f"send#{send_key}"]
 
-    def mark_sent(self, send_key: str, status: MessageStatus, offers=()) -> None:
+    def mark_sent(self, send_key: str, status: MessageStatus, offers=(), campaign=None) -> None:
         if offers and self.profiles is None:
             raise AssertionError("FakeLedger(profiles) is needed to record a mail's offers")
+        if campaign is not None and self.stats is None:
+            raise AssertionError("FakeLedger(stats=...) is needed to count a campaign's mail")
         if not self._finish(send_key, "sent", status):
             return
         profile = self.profiles.items.get(status.profile_id) if offers else None
@@ -237,6 +259,10 @@ class FakeLedger:
             sent = profile.setdefault("offers_sent", {})
             for offer in dict.fromkeys(offers):
                 sent[offer] = sent.get(offer, 0) + 1
+        if campaign is not None:
+            if campaign.variant:
+                self.items[f"send#{send_key}"]["variant"] = campaign.variant
+            self.stats.count(campaign, {"sent": 1}, status.profile_id)
 
     def mark_possibly_sent(self, send_key: str, status: MessageStatus) -> None:
         self._finish(send_key, "possibly_sent", status)
@@ -277,9 +303,14 @@ class FakeLedger:
 class FakeLinkSets:
     def __init__(self) -> None:
         self.items: dict[str, list[Link]] = {}
+        self.campaigns: dict[str, object] = {}
 
-    def put(self, link_set: str, links: list[Link]) -> None:
+    def put(self, link_set: str, links: list[Link], campaign=None) -> None:
         self.items.setdefault(link_set, list(links))
+        self.campaigns.setdefault(link_set, campaign)
+
+    def campaign_of(self, link_set: str):
+        return self.campaigns.get(link_set)
 
     def get(self, link_set: str) -> list[Link] | None:
         return self.items.get(link_set)
@@ -719,3 +750,61 @@ class FakeDueItems:
     def remove(self, item) -> bool:
         self.expires.pop((item.shard, item.sort_key), None)
         return self.items.pop((item.shard, item.sort_key), None) is not None
+
+
+class FakeCampaignStats:
+    """A campaign's counters: shard items by (campaign, stage, variant, shard) and the facts counted."""
+
+    def __init__(self) -> None:
+        self.shards: dict[tuple[str, str, str, int], dict] = {}
+        self.facts: set[tuple[str, str]] = set()
+        self.converted: dict[str, str] = {}  # the ledger's converted keys -> profile id
+
+    def convert(self, ref, profile_id: str, counts: dict) -> bool:
+        from closedloop.campaign_keys import converted_key
+
+        if converted_key(ref.id, profile_id) in self.converted:
+            return False
+        self.converted[converted_key(ref.id, profile_id)] = profile_id
+        self.count(ref, counts, profile_id)
+        return True
+
+    def add(self, ref, counts: dict, *, fact: str, shard_of: str) -> bool:
+        from closedloop import campaign_stats
+
+        counts = campaign_stats.check_counts(counts)
+        if (ref.id, fact) in self.facts:
+            return False
+        self.facts.add((ref.id, fact))
+        self.count(ref, counts, shard_of)
+        return True
+
+    def count(self, ref, counts: dict, shard_of: str) -> None:
+        """ADD without a fact: what a write that carries its own business key does (mark_sent, an open, a click)."""
+        from closedloop import campaign_stats
+
+        key = (ref.id, ref.stage, ref.variant or campaign_stats.NO_VARIANT, campaign_stats.shard(shard_of))
+        shard = self.shards.setdefault(key, {})
+        for name, amount in campaign_stats.check_counts(counts).items():
+            shard[name] = shard.get(name, 0) + amount
+
+    def summary(self, campaign_id: str) -> dict:
+        from closedloop import campaign_stats
+
+        return campaign_stats.merge(
+            (stage, variant, counts) for (cid, stage, variant, _), counts in self.shards.items() if cid == campaign_id
+        )
+
+
+class FakeCampaignReach:
+    """Stored campaigns (definition, started_at) and the campaign mails and holdouts each person got."""
+
+    def __init__(self) -> None:
+        self.campaigns: dict[str, dict] = {}
+        self.sent: dict[str, list] = {}  # profile id -> Touch
+
+    def campaign(self, campaign_id: str) -> dict | None:
+        return self.campaigns.get(campaign_id)
+
+    def touches(self, profile_id: str) -> list:
+        return list(self.sent.get(profile_id, []))

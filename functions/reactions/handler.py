@@ -5,7 +5,7 @@ Every step is idempotent by the click's (or open's) id, so a redelivered message
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
-from closedloop import services, tracking
+from closedloop import conversions, services, tracking
 from closedloop.errors import ProfileNotFound
 from closedloop.observability import logger, metrics, observed
 from closedloop.values import Activity
@@ -18,7 +18,7 @@ def handle(record) -> None:
     activity = Activity.from_dict(body["activity"])
     log, config = services.activity_log(), services.config()
     if body["step"] == "settle":
-        verdict = tracking.settle_click(activity, log, config)
+        verdict = tracking.settle_click(activity, log, config, on_human=_campaign_click)
         logger.info("click settled", extra={"profile_id": activity.profile_id, "verdict": verdict})
         metrics.add_metric(name=f"Clicks_{verdict}", unit="Count", value=1)
     elif activity.kind == "click":
@@ -30,6 +30,11 @@ def handle(record) -> None:
             tracking.record(activity, log, config)
         except ProfileNotFound:
             logger.info("an open for a deleted profile dropped", extra={"profile_id": activity.profile_id})
+
+
+def _campaign_click(activity: Activity) -> None:
+    if activity.details.get("campaign"):
+        conversions.after_human_click(activity, services.campaign_stats(), services.campaign_reach())
 
 
 @observed

@@ -2,7 +2,7 @@
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
-from closedloop import sending, services
+from closedloop import campaign_stats, sending, services
 from closedloop.observability import logger, metrics, observed
 
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -26,6 +26,8 @@ def send_one(record) -> str:
         control=services.sending_control(),
         pacing=services.pacing(),
     )
+    if request.campaign is not None:
+        campaign_stats.count_outcome(request, result.outcome.value, services.campaign_stats())
     extra = {"profile_id": request.profile_id, "send_key": request.send_key, "outcome": result.outcome.value}
     if result.outcome in NOTEWORTHY:
         logger.error("send did not go out as planned", extra={**extra, "reason": result.reason})

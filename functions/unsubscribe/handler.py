@@ -17,7 +17,8 @@ def handler(event: dict, context) -> dict:
         return not_found()
     if method(event) != "POST":
         return html_page(200, pages.unsubscribe_confirmation(text))
-    consent.unsubscribe(token, services.profiles(), services.clock().now())
+    stats = services.campaign_stats() if token.campaign else None
+    consent.unsubscribe(token, services.profiles(), services.clock().now(), stats)
     logger.info("unsubscribed", extra={"profile_id": token.profile_id})
     return html_page(200, pages.unsubscribed())
 

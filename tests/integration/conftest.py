@@ -230,11 +230,14 @@ def queue_messages(queue: wiring.Queue, resources) -> list[dict]:
             )
 
 
-def tap_events(resources) -> list[dict]:
-    """EventBridge events that reached the rule taps (what the rule's target function would receive)."""
+def tap_events(resources, function: wiring.Function | None = None) -> list[dict]:
+    """EventBridge events that reached the rule taps (what the rule's target function would receive); only those
+    of `function`'s rule when given (the others stay)."""
     sqs = boto3.client("sqs")
     events = []
     for tap in resources.taps:
+        if function is not None and tap.function != function:
+            continue
         while got := sqs.receive_message(QueueUrl=tap.queue.url, MaxNumberOfMessages=10).get("Messages", []):
             for message in got:
                 sqs.delete_message(QueueUrl=tap.queue.url, ReceiptHandle=message["ReceiptHandle"])

@@ -33,7 +33,7 @@ def newsletter_links(resources, profile_id) -> dict[str, str]:
 
 
 def deliver_bus_events(resources) -> None:
-    for event in tap_events(resources):
+    for event in tap_events(resources, wiring.THRESHOLD_FOLLOW_UP):
         invoke(wiring.THRESHOLD_FOLLOW_UP, event)
 
 
@@ -218,4 +218,5 @@ def test_concurrent_clicks_count_exactly_and_cross_the_threshold_once(resources,
     deliver_clicks(resources, clock)
     assert admin("GET", f"/v1/profiles/{profile_id}")[1]["interests"] == {"travel": 24}
     invoke(wiring.THRESHOLD_CROSSINGS, {"Records": profile_stream.poll()})
-    assert [event["detail"]["rule_id"] for event in tap_events(resources)] == ["travel-offers"]
+    crossed = tap_events(resources, wiring.THRESHOLD_FOLLOW_UP)
+    assert [event["detail"]["rule_id"] for event in crossed] == ["travel-offers"]

@@ -822,3 +822,55 @@ def test_a_persons_cap_slots_and_deferred_messages_are_found_and_forgotten(pacin
     assert {r.data["send_key"] for r in found} == {"k0", "k1", f"{profile_id}#a"}
     assert pacing_stores.records.forget(found) == 3
     assert list(pacing_stores.records.records(profile_id, f"{profile_id}@example.net")) == []
+
+
+@pytest.fixture(params=["fake", "dynamodb"])
+def campaign_stats_store(request, resources):
+    from tests.fakes import FakeCampaignStats
+
+    return FakeCampaignStats() if request.param == "fake" else services.campaign_stats()
+
+
+def _campaign(profile_id, stage="main", variant="a"):
+    from closedloop.values import CampaignRef
+
+    return CampaignRef(f"c-{profile_id}", stage, variant)
+
+
+def test_a_campaign_count_is_added_once_per_fact(campaign_stats_store, profile_id):
+    ref = _campaign(profile_id)
+    first = campaign_stats_store.add(ref, {"targeted": 3}, fact="targeted#main#page-1", shard_of="page-1")
+    again = campaign_stats_store.add(ref, {"targeted": 3}, fact="targeted#main#page-1", shard_of="page-1")
+    assert (first, again) == (True, False)
+    assert campaign_stats_store.summary(ref.id)["total"]["targeted"] == 3
+
+
+def test_campaign_counts_on_one_shard_all_add_up(campaign_stats_store, profile_id):
+    from decimal import Decimal
+
+    ref = _campaign(profile_id)
+    for n in range(5):  # one shard key: every count lands on the same item
+        campaign_stats_store.add(
+            ref, {"conversions": 1, "revenue.EUR": Decimal("2.5")}, fact=f"converted#{n}", shard_of="same"
+        )
+    campaign_stats_store.add(ref, {"skipped.topic": 1}, fact="outcome#k#topic", shard_of="other")
+    total = campaign_stats_store.summary(ref.id)["total"]
+    assert (total["conversions"], total["revenue"], total["skipped"]["topic"]) == (5, {"EUR": 12.5}, 1)
+
+
+def test_a_campaign_summary_merges_shards_per_stage_and_variant(campaign_stats_store, profile_id):
+    a, b, reminder = _campaign(profile_id), _campaign(profile_id, variant="b"), _campaign(profile_id, "reminder", None)
+    for n in range(12):  # spread over shards
+        campaign_stats_store.add(a if n % 2 else b, {"targeted": 1}, fact=f"t#{n}", shard_of=f"p-{n}")
+    campaign_stats_store.add(reminder, {"targeted": 4, "links.https://e.com/x": 2}, fact="t#r", shard_of="p-0")
+    summary = campaign_stats_store.summary(a.id)
+    assert summary["stages"]["main"]["variants"]["a"]["targeted"] == 6
+    assert summary["stages"]["main"]["variants"]["b"]["targeted"] == 6
+    assert summary["stages"]["reminder"] == {
+        "total": {**summary["stages"]["reminder"]["total"], "targeted": 4, "links": {"https://e.com/x": 2}},
+        "variants": {},
+    }
+    assert summary["total"]["targeted"] == 16 and summary["total"]["sent"] == 0
+    from closedloop.campaign_stats import empty
+
+    assert campaign_stats_store.summary(f"{a.id}-none") == {"total": empty(), "stages": {}}

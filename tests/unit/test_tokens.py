@@ -2,6 +2,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from closedloop import tokens
 from closedloop.errors import InvalidToken
 from closedloop.tokens import ClickToken, MessageToken, TokenSigner, TrackingKeys
 
@@ -115,3 +116,22 @@ def test_a_confirm_token_with_any_field_changed_is_refused(signer, field, value)
 def test_an_expired_confirm_token_is_refused(signer):
     with pytest.raises(InvalidToken, match="expired"):
         signer.verify_confirm(signer.confirm("p-0001", "ada@example.net", EXPIRES, None), EXPIRES + 1)
+
+
+def test_a_campaign_mails_open_and_unsubscribe_tokens_carry_its_campaign_signed(signer):
+    from closedloop.values import CampaignRef
+
+    for ref in (CampaignRef("spring-sale", "main", "b"), CampaignRef("spring-sale", "reminder")):
+        token = signer.message("open", MessageToken("m1", "p-0001", ref))
+        assert signer.verify_message("open", token) == MessageToken("m1", "p-0001", ref)
+        assert tokens.unverified_message(token).campaign == ref
+        forged = token.replace("spring-sale", "other-sale")
+        with pytest.raises(InvalidToken):
+            signer.verify_message("open", forged)
+    plain = signer.message("unsubscribe", MessageToken("m1", "p-0001"))
+    assert plain.count(".") == 3 and signer.verify_message("unsubscribe", plain).campaign is None
+
+
+def test_a_campaign_field_of_the_wrong_shape_is_malformed(signer):
+    with pytest.raises(InvalidToken, match="malformed"):
+        signer.verify_message("open", "k1.m1.p-0001.no-stage.sig")

@@ -10,15 +10,20 @@ from __future__ import annotations
 import hmac
 from datetime import datetime
 
-from closedloop.ports import ProfileStore
+from closedloop.campaign_stats import count_unsubscribe
+from closedloop.ports import CampaignStats, ProfileStore
 from closedloop.profiles import consent_record
 from closedloop.tokens import MessageToken
 from closedloop.validation import normalise_email
 
 
-def unsubscribe(token: MessageToken, profiles: ProfileStore, now: datetime) -> bool:
-    """Idempotent; False when the profile no longer exists (the answer to the recipient is the same)."""
-    return profiles.set_status(token.profile_id, "unsubscribed", now, consent_record("unsubscribe_link", now))
+def unsubscribe(token: MessageToken, profiles: ProfileStore, now: datetime, stats: CampaignStats | None = None) -> bool:
+    """Idempotent; False when the profile no longer exists (the answer to the recipient is the same). A campaign
+    mail's link (its token names the campaign) counts in the campaign's `unsubscribes`, once per person."""
+    done = profiles.set_status(token.profile_id, "unsubscribed", now, consent_record("unsubscribe_link", now))
+    if done and token.campaign is not None and stats is not None:
+        count_unsubscribe(token.campaign, token.profile_id, stats)
+    return done
 
 
 def unsubscribe_by_address(token: MessageToken, address: str, profiles: ProfileStore, now: datetime) -> bool:

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from closedloop.config import COUNTER_NAME
 from closedloop.errors import TemplateError
-from closedloop.values import Link
+from closedloop.values import CampaignRef, Link
 
 
 def _interest(value: object) -> dict[str, int]:
@@ -69,7 +69,11 @@ def validate_target(url: object) -> str:
     return url
 
 
-def link_set_id(links: list[Link]) -> str:
-    """Content address of a link set: identical newsletters share one stored set."""
-    canonical = json.dumps([[link.url, link.actions] for link in links], sort_keys=True, separators=(",", ":"))
+def link_set_id(links: list[Link], campaign: CampaignRef | None = None) -> str:
+    """Content address of a link set: identical newsletters share one stored set. A campaign's set names its
+    campaign, stage and variant (a click is counted there), so each of them has its own."""
+    content: object = [[link.url, link.actions] for link in links]
+    if campaign is not None:
+        content = {"links": content, "campaign": [campaign.id, campaign.stage, campaign.variant]}
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:20]

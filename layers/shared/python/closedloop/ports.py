@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
 
-from closedloop.values import Activity, ClickRecord, DueEntry, Link, MessageStatus
+from closedloop.values import Activity, CampaignRef, ClickRecord, DueEntry, Link, MessageStatus
 
 if TYPE_CHECKING:
+    from closedloop.conversions import Touch
     from closedloop.due_items import DueItem
     from closedloop.imports import Chunk as ImportChunk
     from closedloop.imports import ImportRecord, ProfileWriteOp
@@ -75,10 +77,13 @@ class ActivityLog(Protocol):
 class LinkSets(Protocol):
     """Content-addressed link sets: what a click token's link set and number point at."""
 
-    def put(self, link_set: str, links: list[Link]) -> None:
-        """Store a link set (idempotent: its id is its hash)."""
+    def put(self, link_set: str, links: list[Link], campaign: CampaignRef | None = None) -> None:
+        """Store a link set (idempotent: its id is its hash), with the campaign its message belongs to."""
 
     def get(self, link_set: str) -> list[Link] | None: ...
+
+    def campaign_of(self, link_set: str) -> CampaignRef | None:
+        """The campaign of a link set `get` has found (no I/O: read with the links)."""
 
 
 class Ledger(Protocol):
@@ -91,9 +96,16 @@ class Ledger(Protocol):
     def release_send(self, send_key: str) -> None:
         """Forget a reservation whose send provably did not happen (the provider refused it)."""
 
-    def mark_sent(self, send_key: str, status: MessageStatus, offers: Sequence[str] = ()) -> None:
-        """Record the send as done, and the message's status, in one write, if the key is still reserved (a
-        repeated call changes nothing); the same write adds 1 to the profile's `offers_sent` per offer id shown."""
+    def mark_sent(
+        self,
+        send_key: str,
+        status: MessageStatus,
+        offers: Sequence[str] = (),
+        campaign: CampaignRef | None = None,
+    ) -> None:
+        """Record the send as done, and the message's status, in one write, if the key is still reserved (a repeated
+        call changes nothing); the same write adds 1 to the profile's `offers_sent` per offer id shown, and for a
+        campaign's mail 1 to its `sent` counter (and notes the variant on the send key)."""
 
     def mark_possibly_sent(self, send_key: str, status: MessageStatus) -> None:
         """Keep the reservation (never resend) and record that the provider may or may not have the message."""
@@ -320,3 +332,32 @@ class DueItems(Protocol):
 
     def remove(self, item: DueItem) -> bool:
         """Delete the item if it is still there; False if it was gone (another tick took it)."""
+
+
+class CampaignStats(Protocol):
+    """A campaign's counters (closedloop.campaign_stats): sharded items ADDed to, each count once by its fact."""
+
+    def add(self, ref: CampaignRef, counts: dict[str, int | Decimal], *, fact: str, shard_of: str) -> bool:
+        """ADD `counts` (`{"targeted": 10}`, `{"skipped.no_consent": 1}`, `{"revenue.EUR": Decimal("9.5")}`) to
+        the stage's and variant's shard `campaign_stats.shard(shard_of)`, in one transaction with the fact
+        `fact` (put if absent, kept FACT_RETENTION_DAYS). False, and nothing added, when the fact was counted
+        before."""
+
+    def summary(self, campaign_id: str) -> dict:
+        """Every counter of the campaign, shards merged (campaign_stats.merge): one Query, strongly consistent."""
+
+    def convert(self, ref: CampaignRef, profile_id: str, counts: dict[str, int | Decimal]) -> bool:
+        """The person reached the campaign's goal: put the ledger's `campaign_keys.converted_key` (with the profile
+        id, for GDPR) if absent and ADD `counts` to `ref`'s shard, in one transaction. False if converted before."""
+
+
+class CampaignReach(Protocol):
+    """What closedloop.conversions reads: a campaign's goal and window, and which campaigns reached a person."""
+
+    def campaign(self, campaign_id: str) -> dict | None:
+        """The stored campaign's `definition` (with `goal`, `stages`, `ab`) and `started_at` (a container may keep
+        it for a minute)."""
+
+    def touches(self, profile_id: str) -> list[Touch]:
+        """Every campaign mail sent to the person (send key, stage, variant, when) and every A/B holdout they are
+        in (stage HOLDOUT_STAGE), from the ledger's by_profile index."""

@@ -60,6 +60,12 @@ class Profile:
     topics: list[str] | None = None
     # How often each offer (closedloop.offers, by id) went out to the person: added when a mail is marked sent.
     offers_sent: dict[str, int] = field(default_factory=dict)
+    # Behaviour kept for segments (a segment reads each profile once), moved by opens and a person's clicks only
+    # forward: the last open (opens do not move last_activity_at), the last human click, and the campaigns the
+    # person clicked (closedloop.adapters.activity writes them with the open or click).
+    last_opened_at: str | None = None
+    last_clicked_at: str | None = None
+    clicked_campaigns: list[str] = field(default_factory=list)
 
     @property
     def subscribed(self) -> bool:
@@ -86,6 +92,9 @@ class Profile:
             "cart": self.cart,
             "topics": self.topics,
             "offers_sent": self.offers_sent,
+            "last_opened_at": self.last_opened_at,
+            "last_clicked_at": self.last_clicked_at,
+            "clicked_campaigns": self.clicked_campaigns,
         }
 
 

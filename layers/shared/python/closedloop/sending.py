@@ -123,6 +123,8 @@ class RenderedLinks:
     links: list
     # The offer ids the mail shows (closedloop.offers): added to the profile's offers_sent when it is marked sent.
     offers: tuple[str, ...] = ()
+    # A campaign's message: its link set names the campaign, stage and variant (closedloop.campaign_stats).
+    campaign: CampaignRef | None = None
 
 
 def send(
@@ -188,7 +190,7 @@ def send(
     except (TemplateError, TemplateNotFound, HeaderInjection) as error:
         return finished(Outcome.FAILED_RENDER, "failed", f"{error.code}: {error.message}")
     if links.links:
-        link_sets.put(links.link_set, links.links)
+        link_sets.put(links.link_set, links.links, campaign=links.campaign)
     if not ledger.reserve_send(request.send_key, request.message_id, now, profile_id=request.profile_id):
         return SendResult(Outcome.DUPLICATE)  # the first attempt's status stands
     try:
@@ -212,5 +214,10 @@ def send(
         reason = f"outcome unknown after {type(error).__name__}; not retried"
         ledger.mark_possibly_sent(request.send_key, status("possibly_sent", reason))
         return SendResult(Outcome.POSSIBLY_SENT, reason)
-    ledger.mark_sent(request.send_key, status("sent", provider_id=provider_id), offers=links.offers)
+    ledger.mark_sent(
+        request.send_key,
+        status("sent", provider_id=provider_id),
+        offers=links.offers,
+        campaign=request.campaign,
+    )
     return SendResult(Outcome.SENT)

@@ -205,6 +205,20 @@ def run_deferrals(context) -> dict:
     )
 
 
+@lru_cache(maxsize=1)
+def campaign_stats():
+    from closedloop.adapters.campaign_stats import DynamoCampaignStats
+
+    return DynamoCampaignStats(settings(), clock())
+
+
+@lru_cache(maxsize=1)
+def campaign_reach():
+    from closedloop.adapters.campaign_stats import DynamoCampaignReach
+
+    return DynamoCampaignReach(settings())
+
+
 def _secret(name: str, force_fetch: bool = False) -> dict:
     from aws_lambda_powertools.utilities import parameters
 
@@ -338,6 +352,8 @@ def reset() -> None:
         import_queue,
         cap_slots,
         deferred_items,
+        campaign_stats,
+        campaign_reach,
     ):
         factory.cache_clear()
     load_config.cache_clear()

@@ -4,7 +4,7 @@ A token names what the sender decided (the message, the profile and, for a click
 number); the redirect target and the link's actions are looked up from that, never taken from the request.
 
     click:  <kid>.<message_id>.<profile_id>.<link_set>.<link_no>.<signature>
-    open:   <kid>.<message_id>.<profile_id>.<signature>   (unsubscribe and preferences alike)
+    open:   <kid>.<message_id>.<profile_id>[.<campaign>].<signature>   (unsubscribe and preferences alike)
     confirm: <kid>.<profile_id>.<expires>.<topics>.<address tag>.<signature>
 
 The purpose ("click", "open", "unsubscribe", "preferences", "confirm") is signed but not written: an open token
@@ -12,6 +12,10 @@ cannot be replayed as an unsubscribe token. The signature is the first 128 bits 
 characters). A confirm token expires (epoch seconds, signed) and carries a keyed tag of the address it was sent
 to, so it stops working when the profile's address changes or is erased; its topics are the ones the person asked
 for ("_": all), so what is confirmed is exactly what was requested.
+
+A campaign's mail names its campaign, stage and variant in its open, unsubscribe and preference tokens
+(`<campaign>~<stage>[~<variant>]`, signed like the rest), so an open or an unsubscribe is counted in the campaign's
+statistics without a lookup; a click finds its campaign in its link set.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import uuid
 from typing import NamedTuple
 
 from closedloop.errors import InvalidToken, UnknownKeyId
+from closedloop.values import CampaignRef
 
 SIGNATURE_BYTES = 16
 _DOMAIN = b"closedloop/v1"
@@ -35,6 +40,7 @@ _LINK_NO = re.compile(r"^(0|[1-9][0-9]{0,3})$")
 _EXPIRES = re.compile(r"^[1-9][0-9]{0,11}$")
 _TOPICS = re.compile(r"^(_|[a-z][a-z0-9_-]{0,39}(~[a-z][a-z0-9_-]{0,39}){0,49})$")
 _TAG = re.compile(r"^[A-Za-z0-9_-]{11}$")
+_CAMPAIGN = re.compile(r"^[A-Za-z0-9_-]{1,64}(~[A-Za-z0-9_-]{1,64}){1,2}$")
 ALL_TOPICS = "_"
 
 
@@ -67,10 +73,12 @@ class ClickToken(NamedTuple):
 
 
 class MessageToken(NamedTuple):
-    """Names one message to one profile: the open pixel and the unsubscribe link."""
+    """Names one message to one profile: the open pixel and the unsubscribe link (and a campaign's message's
+    campaign, stage and variant)."""
 
     message_id: str
     profile_id: str
+    campaign: CampaignRef | None = None
 
 
 class ConfirmToken(NamedTuple):
@@ -96,7 +104,7 @@ class TokenSigner:
         return self._sign("click", [token.message_id, token.profile_id, token.link_set, str(token.link_no)])
 
     def message(self, purpose: str, token: MessageToken) -> str:
-        return self._sign(purpose, [token.message_id, token.profile_id])
+        return self._sign(purpose, [token.message_id, token.profile_id, *_campaign_field(token.campaign)])
 
     def verify_click(self, text: str) -> ClickToken:
         message_id, profile_id, link_set, link_no = self._verify("click", text, 4)
@@ -105,8 +113,8 @@ class TokenSigner:
         return ClickToken(message_id, profile_id, link_set, int(link_no))
 
     def verify_message(self, purpose: str, text: str) -> MessageToken:
-        message_id, profile_id = self._verify(purpose, text, 2)
-        return MessageToken(message_id, profile_id)
+        fields = self._verify(purpose, text, _message_fields(text))
+        return MessageToken(fields[0], fields[1], _campaign_of(fields))
 
     def confirm(self, profile_id: str, address: str, expires: int, topics: tuple[str, ...] | None) -> str:
         kid = self._keys.current
@@ -168,16 +176,36 @@ class TokenSigner:
 def unverified_message(text: str) -> MessageToken:
     """What a well-formed open/unsubscribe token names, without checking its signature (it must be confirmed
     some other way: the unsubscribe page asks for the address when the token's key was rotated away)."""
-    message_id, profile_id = _parts(text, 2)[1]
-    return MessageToken(message_id, profile_id)
+    fields = _parts(text, _message_fields(text))[1]
+    return MessageToken(fields[0], fields[1], _campaign_of(fields))
+
+
+def _message_fields(text: str) -> int:
+    """An open, unsubscribe or preference token has 2 fields, or 3 with a campaign."""
+    return 3 if text.count(".") == 4 else 2
+
+
+def _campaign_field(campaign: CampaignRef | None) -> list[str]:
+    if campaign is None:
+        return []
+    return ["~".join([campaign.id, campaign.stage, *([campaign.variant] if campaign.variant else [])])]
+
+
+def _campaign_of(fields: list[str]) -> CampaignRef | None:
+    if len(fields) < 3:
+        return None
+    campaign_id, stage, *variant = fields[2].split("~")
+    return CampaignRef(campaign_id, stage, variant[0] if variant else None)
 
 
 def _parts(text: str, field_count: int) -> tuple[str, list[str], str]:
-    parts = text.split(".") if len(text) <= 256 else []
+    parts = text.split(".") if len(text) <= 512 else []
     if len(parts) != field_count + 2:
         raise InvalidToken("malformed token")
     kid, *fields, signature = parts
     if not (_KEY_ID.match(kid) and MESSAGE_ID.match(fields[0]) and PROFILE_ID.match(fields[1])):
+        raise InvalidToken("malformed token")
+    if field_count == 3 and not _CAMPAIGN.match(fields[2]):
         raise InvalidToken("malformed token")
     return kid, fields, signature
 

@@ -15,6 +15,8 @@ door). Threshold crossings are found downstream, on the profiles table's stream 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -23,7 +25,7 @@ from closedloop.due import idle_due_at
 from closedloop.errors import InvalidToken, ProfileNotFound
 from closedloop.links import increments_of, is_honeypot
 from closedloop.tokens import ClickToken, MessageToken, TokenSigner
-from closedloop.values import Activity, ClickRecord, Link
+from closedloop.values import Activity, CampaignRef, ClickRecord, Link
 
 if TYPE_CHECKING:  # the click path loads neither the protocols nor the profile rules
     from closedloop.ports import ActivityLog, LinkSets, ReactionQueue
@@ -36,6 +38,7 @@ DOOR_REASONS = ("head", "honeypot", "user_agent")
 class ResolvedClick(NamedTuple):
     token: ClickToken
     link: Link
+    campaign: CampaignRef | None = None  # a campaign's link set names it
 
 
 def resolve_click(text: str, signer: TokenSigner, link_sets: LinkSets) -> ResolvedClick:
@@ -44,7 +47,7 @@ def resolve_click(text: str, signer: TokenSigner, link_sets: LinkSets) -> Resolv
     links = link_sets.get(token.link_set)
     if links is None or token.link_no >= len(links):
         raise InvalidToken("unknown link")
-    return ResolvedClick(token, links[token.link_no])
+    return ResolvedClick(token, links[token.link_no], link_sets.campaign_of(token.link_set))
 
 
 def door_verdict(method: str, user_agent: str | None, bots: BotsConfig, link: Link | None = None) -> str | None:
@@ -88,7 +91,13 @@ def click_activity(click: ResolvedClick, now: datetime, bot_reason: str | None =
         profile_id=click.token.profile_id,
         occurred_at=now,
         increments=increments_of(click.link.actions),
-        details={"message_id": click.token.message_id, "link_set": click.token.link_set, "link": click.token.link_no},
+        details={
+            "message_id": click.token.message_id,
+            "link_set": click.token.link_set,
+            "link": click.token.link_no,
+            # A campaign's click is counted in its statistics, by link (closedloop.campaign_stats).
+            **({"campaign": asdict(click.campaign), "url": click.link.url} if click.campaign else {}),
+        },
         bot_reason=bot_reason,
     )
 
@@ -100,7 +109,7 @@ def open_activity(token: MessageToken, now: datetime, bot_reason: str | None = N
         activity_id=token.message_id,
         profile_id=token.profile_id,
         occurred_at=now,
-        details={"message_id": token.message_id},
+        details={"message_id": token.message_id, **({"campaign": asdict(token.campaign)} if token.campaign else {})},
         moves_last_activity=False,
         bot_reason=bot_reason,
     )
@@ -137,9 +146,13 @@ def record_click(activity: Activity, log: ActivityLog, config: Config, queue: Re
     return stored
 
 
-def settle_click(activity: Activity, log: ActivityLog, config: Config) -> str:
+def settle_click(
+    activity: Activity, log: ActivityLog, config: Config, on_human: Callable[[Activity], object] | None = None
+) -> str:
     """Decide a stored click after the settle window and apply a person's click to the profile, once.
 
+    `on_human` (idempotent: a campaign's unique clicks and click goal, closedloop.conversions) follows a person's
+    click, also when a redelivery finds it settled (the first delivery may have died before it).
     Answers human, bot_<reason>, settled_before (a redelivery) or no_profile."""
     clicks = log.clicks_of(activity.profile_id, activity.details["message_id"])
     (own,) = [c for c in clicks if c.activity_id == activity.activity_id] or [_as_record(activity)]
@@ -148,6 +161,8 @@ def settle_click(activity: Activity, log: ActivityLog, config: Config) -> str:
         settled = log.settle_click(activity, reason, _idle_due(activity, config))
     except ProfileNotFound:
         return "no_profile"
+    if reason is None and on_human is not None:
+        on_human(activity)
     if not settled:
         return "settled_before"
     return f"bot_{reason}" if reason else "human"

@@ -17,11 +17,13 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from closedloop import campaign_stats
+from closedloop.adapters.campaign_stats import stats_update, transact
 from closedloop.clock import isoformat, parse_instant
 from closedloop.due import shard_of
 from closedloop.errors import ProfileNotFound
 from closedloop.settings import Settings
-from closedloop.values import Activity, ClickRecord, Link
+from closedloop.values import Activity, CampaignRef, ClickRecord, Link
 
 
 def _client():
@@ -53,7 +55,7 @@ class DynamoActivityLog:
                 "ConditionExpression": "attribute_not_exists(sk)",
             }
         }
-        return self._with_effects(put, activity, idle_due)
+        return self._with_effects(put, activity, idle_due, "open")
 
     def put_click(self, activity: Activity, expires_at: int) -> bool:
         """Store a click as pending (or as a bot's, decided at the door); False if it was stored before."""
@@ -62,10 +64,16 @@ class DynamoActivityLog:
             "verdict": {"S": "bot" if activity.bot_reason else "pending"},
             "increments": {"S": json.dumps(activity.increments, separators=(",", ":"))},
         }
+        put = {
+            "TableName": self._settings.activity_table,
+            "Item": item,
+            "ConditionExpression": "attribute_not_exists(sk)",
+        }
+        counted = self._counting(activity, "bot") if activity.bot_reason else []
+        if counted:  # a campaign's click a machine made, decided at the door: counted with its record
+            return self._first_holds(transact(self._client, [{"Put": put}, *counted]))
         try:
-            self._client.put_item(
-                TableName=self._settings.activity_table, Item=item, ConditionExpression="attribute_not_exists(sk)"
-            )
+            self._client.put_item(**put)
             return True
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
@@ -108,16 +116,16 @@ class DynamoActivityLog:
             "ExpressionAttributeNames": names,
         }
         if bot_reason:
+            claim["UpdateExpression"] = "SET #verdict = :bot, bot_reason = :reason"
+            claim["ExpressionAttributeValues"] = {
+                ":pending": {"S": "pending"},
+                ":bot": {"S": "bot"},
+                ":reason": {"S": bot_reason},
+            }
+            if counted := self._counting(activity, "bot"):
+                return self._first_holds(transact(self._client, [{"Update": claim}, *counted]))
             try:
-                self._client.update_item(
-                    **claim,
-                    UpdateExpression="SET #verdict = :bot, bot_reason = :reason",
-                    ExpressionAttributeValues={
-                        ":pending": {"S": "pending"},
-                        ":bot": {"S": "bot"},
-                        ":reason": {"S": bot_reason},
-                    },
-                )
+                self._client.update_item(**claim)
                 return True
             except ClientError as error:
                 if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
@@ -125,7 +133,7 @@ class DynamoActivityLog:
                 return False
         claim["UpdateExpression"] = "SET #verdict = :human"
         claim["ExpressionAttributeValues"] = {":pending": {"S": "pending"}, ":human": {"S": "human"}}
-        return self._with_effects({"Update": claim}, activity, idle_due)
+        return self._with_effects({"Update": claim}, activity, idle_due, "human")
 
     @staticmethod
     def _item(activity: Activity, expires_at: int) -> dict:
@@ -141,28 +149,42 @@ class DynamoActivityLog:
             item["bot_reason"] = {"S": activity.bot_reason}
         return item
 
-    def _with_effects(self, first: dict, activity: Activity, idle_due: str | None) -> bool:
-        """`first` (the activity's own write, conditional) and the activity's effect on the profile, in one
-        transaction; False when `first`'s condition fails (recorded or settled before)."""
+    def _counting(self, activity: Activity, verdict: str) -> list[dict]:
+        """The ADD on a campaign's statistics a reaction makes, as a transaction item ([] for no campaign)."""
+        counted = campaign_stats.reaction_counts(activity, verdict)
+        if counted is None:
+            return []
+        ref, counts = counted
+        return [stats_update(self._settings.campaigns_table, ref, counts, activity.profile_id)]
+
+    @staticmethod
+    def _first_holds(codes: list[str | None]) -> bool:
+        """A transaction whose first item is the business key: True committed, False counted before."""
+        if not codes:
+            return True
+        if codes[0] == "ConditionalCheckFailed":
+            return False
+        raise RuntimeError(f"a reaction's transaction was cancelled: {codes}")
+
+    def _with_effects(self, first: dict, activity: Activity, idle_due: str | None, verdict: str) -> bool:
+        """`first` (the activity's own write, conditional), the activity's effect on the profile and its count in
+        its campaign's statistics, in one transaction; False when `first`'s condition fails (recorded or settled
+        before)."""
+        counted = self._counting(activity, verdict)
         for expression in _effects(activity, idle_due):
             effect = {
                 "TableName": self._settings.profiles_table,
                 "Key": {"profile_id": {"S": activity.profile_id}},
                 **expression,
             }
-            try:
-                self._client.transact_write_items(
-                    TransactItems=[first, {"Update" if "UpdateExpression" in effect else "ConditionCheck": effect}]
-                )
+            kind = "Update" if "UpdateExpression" in effect else "ConditionCheck"
+            codes = transact(self._client, [first, {kind: effect}, *counted])
+            if not codes:
                 return True
-            except ClientError as error:
-                reasons = [r.get("Code") for r in error.response.get("CancellationReasons") or []]
-                if len(reasons) != 2:
-                    raise
-                if reasons[0] == "ConditionalCheckFailed":
-                    return False
-                if reasons[1] != "ConditionalCheckFailed":
-                    raise
+            if codes[0] == "ConditionalCheckFailed":
+                return False
+            if len(codes) < 2 or codes[1] != "ConditionalCheckFailed":
+                raise RuntimeError(f"an activity's transaction was cancelled: {codes}")
         raise ProfileNotFound(f"profile {activity.profile_id} does not exist")
 
 
@@ -226,10 +248,26 @@ def _effects(activity: Activity, idle_due: str | None) -> Iterator[dict]:
                 latest_removes.append("cart")
             latest_conditions.append(f"(attribute_not_exists(cart) OR cart.updated_at <= {occurred})")
     exists = "attribute_exists(profile_id)"
+    # A person's open or click also moves its behaviour aggregate (last_opened_at, last_clicked_at) forward, and a
+    # campaign's click adds the campaign to clicked_campaigns (a string set: ADD is idempotent, no read, no list
+    # growing by repeats).
+    mark, marked = [], []
+    reaction = {"open": "last_opened_at", "click": "last_clicked_at"}.get(activity.kind)
+    if reaction and activity.bot_reason is None:
+        r = p.name(reaction)
+        mark = [f"{r} = {occurred}"]
+        marked = [f"(attribute_not_exists({r}) OR {r} <= {occurred})"]
+    campaign = activity.details.get("campaign") if activity.kind == "click" else None
+    if campaign:
+        adds.append(f"{p.name('clicked_campaigns')} {p.value({'SS': [campaign['id']]})}")
     variants = []  # (sets, moves last activity, moves the idle entry, latest fields)
     if activity.moves_last_activity and idle_due:
         newer = f"(attribute_not_exists(last_activity_at) OR last_activity_at <= {occurred})"
+        # A click that moves last_activity_at is its newest click too (a click never sets last_clicked_at past
+        # last_activity_at), so it needs no condition of its own there.
         last = f"last_activity_at = {occurred}"
+        if activity.kind == "click":
+            last = ", ".join([last, *mark])
         idle = [
             f"idle_due_at = {p.value({'S': idle_due})}",
             f"idle_shard = {p.value({'S': shard_of(activity.profile_id, 'idle')})}",
@@ -241,6 +279,8 @@ def _effects(activity: Activity, idle_due: str | None) -> Iterator[dict]:
             ([last], [exists, newer], True),
             ([last], [exists, newer], False),
         ]
+    if mark:  # an older click (or any open): its aggregate still moves if it is the newest of its kind
+        variants += [(mark, [exists, *marked], True), (mark, [exists, *marked], False)]
     variants += [([], [exists], True), ([], [exists], False)]
     for sets, conditions, with_latest in variants:
         if with_latest and not latest_conditions:
@@ -264,25 +304,28 @@ class DynamoLinkSets:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._known: dict[str, list[Link]] = {}
+        self._campaigns: dict[str, CampaignRef | None] = {}
 
     @cached_property
     def _client(self):
         return _client()
 
-    def put(self, link_set: str, links: list[Link]) -> None:
+    def put(self, link_set: str, links: list[Link], campaign: CampaignRef | None = None) -> None:
         if link_set in self._known:
             return
         body = json.dumps([[link.url, link.actions] for link in links], separators=(",", ":"))
+        item = {"pk": {"S": f"links#{link_set}"}, "body": {"S": body}}
+        if campaign is not None:
+            item["campaign"] = {"S": json.dumps([campaign.id, campaign.stage, campaign.variant])}
         try:
             self._client.put_item(
-                TableName=self._settings.ledger_table,
-                Item={"pk": {"S": f"links#{link_set}"}, "body": {"S": body}},
-                ConditionExpression="attribute_not_exists(pk)",
+                TableName=self._settings.ledger_table, Item=item, ConditionExpression="attribute_not_exists(pk)"
             )
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise  # an existing set with this id is this set: its id is its hash
         self._known[link_set] = list(links)
+        self._campaigns[link_set] = campaign
 
     def get(self, link_set: str) -> list[Link] | None:
         # Link sets never change (their id is their hash), so a container keeps every one it has read.
@@ -293,4 +336,9 @@ class DynamoLinkSets:
             if item is None:
                 return None
             self._known[link_set] = [Link(url, actions) for url, actions in json.loads(item["body"]["S"])]
+            campaign = json.loads(item["campaign"]["S"]) if "campaign" in item else None
+            self._campaigns[link_set] = CampaignRef(*campaign) if campaign else None
         return self._known[link_set]
+
+    def campaign_of(self, link_set: str) -> CampaignRef | None:
+        return self._campaigns.get(link_set)

@@ -23,13 +23,15 @@ from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
+from closedloop.campaign_stats import partition, stats_sort_key
+from closedloop.campaign_stats import shard as stats_shard
 from closedloop.clock import isoformat, parse_instant
 from closedloop.due import all_shards, shard_of
 from closedloop.errors import ConcurrentUpdate, EmailTaken
 from closedloop.profiles import Profile, ProfileChange
 from closedloop.settings import Settings
 from closedloop.suppression import Screen, Suppression
-from closedloop.values import DueEntry, MessageStatus
+from closedloop.values import CampaignRef, DueEntry, MessageStatus
 
 SEND_RETENTION_DAYS = 400  # the send ledger outlives any retry and any yearly occasion key
 _DUE = {"birthday": ("bday_shard", "bday_due_at", "birthday_due"), "idle": ("idle_shard", "idle_due_at", "idle_due")}
@@ -85,6 +87,9 @@ def profile_model(table: str) -> type[Model]:
         cart = MapAttribute(null=True)
         topics = ListAttribute(of=UnicodeAttribute, null=True)
         offers_sent = MapAttribute(default=dict)  # offer id -> times sent (DynamoLedger.mark_sent ADDs)
+        last_opened_at = UnicodeAttribute(null=True)  # behaviour aggregates (closedloop.adapters.activity writes)
+        last_clicked_at = UnicodeAttribute(null=True)
+        clicked_campaigns = UnicodeSetAttribute(null=True)
         bday_shard = UnicodeAttribute(null=True)
         bday_due_at = UnicodeAttribute(null=True)
         idle_shard = UnicodeAttribute(null=True)
@@ -111,8 +116,24 @@ def ledger_model(table: str) -> type[Model]:
         reason = UnicodeAttribute(null=True)  # suppressed#<address>: why it is suppressed
         bounces = UnicodeSetAttribute(null=True)  # bounces#<address>: "<SES message id> <instant>" per bounce
         expires_at = NumberAttribute(null=True)
+        variant = UnicodeAttribute(null=True)  # send#campaign#…: the A/B variant the person was sent
 
     return LedgerModel
+
+
+@lru_cache(maxsize=4)
+def stats_shard_model(table: str) -> type[Model]:
+    """A campaign's counter shard (closedloop.campaign_stats), as far as the ledger's mark_sent ADDs to it."""
+
+    class StatsShardModel(Model):
+        class Meta:
+            table_name = table
+
+        pk = UnicodeAttribute(hash_key=True)
+        sk = UnicodeAttribute(range_key=True)
+        sent = NumberAttribute(null=True)
+
+    return StatsShardModel
 
 
 def _to_profile(item: Model) -> Profile:
@@ -134,6 +155,9 @@ def _to_profile(item: Model) -> Profile:
         cart=_cart(_plain(item.cart)),
         topics=list(item.topics) if item.topics is not None else None,
         offers_sent={k: int(v) for k, v in _plain(item.offers_sent).items()},
+        last_opened_at=item.last_opened_at,
+        last_clicked_at=item.last_clicked_at,
+        clicked_campaigns=sorted(item.clicked_campaigns or ()),
     )
 
 
@@ -171,6 +195,9 @@ def _applied(existing: Profile | None, change: ProfileChange, stamp: str) -> Pro
         cart=existing.cart if existing else None,
         topics=list(change.topics) if change.topics is not None else (existing.topics if existing else None),
         offers_sent=dict(existing.offers_sent) if existing else {},
+        last_opened_at=existing.last_opened_at if existing else None,
+        last_clicked_at=existing.last_clicked_at if existing else None,
+        clicked_campaigns=list(existing.clicked_campaigns) if existing else [],
     )
 
 
@@ -182,7 +209,7 @@ def _plain(value: object) -> dict:
 
 def forget_models() -> None:
     """Drop the model classes: each holds its pynamodb connection, and with it an endpoint (tests, local runtime)."""
-    for factory in (profile_model, ledger_model):
+    for factory in (profile_model, ledger_model, stats_shard_model):
         factory.cache_clear()
 
 
@@ -356,30 +383,39 @@ class DynamoLedger:
             if not _conditional_failed(error):
                 raise  # a key already sent (or gone) stays as it is: only a reservation is ever released
 
-    def mark_sent(self, send_key: str, status: MessageStatus, offers: Sequence[str] = ()) -> None:
-        self._finish(send_key, "sent", status, offers)
+    def mark_sent(
+        self,
+        send_key: str,
+        status: MessageStatus,
+        offers: Sequence[str] = (),
+        campaign: CampaignRef | None = None,
+    ) -> None:
+        self._finish(send_key, "sent", status, offers, campaign)
 
     def mark_possibly_sent(self, send_key: str, status: MessageStatus) -> None:
         self._finish(send_key, "possibly_sent", status)
 
-    def _finish(self, send_key: str, state: str, status: MessageStatus, offers: Sequence[str] = ()) -> None:
+    def _finish(
+        self,
+        send_key: str,
+        state: str,
+        status: MessageStatus,
+        offers: Sequence[str] = (),
+        campaign: CampaignRef | None = None,
+    ) -> None:
         """The send key's final state and the message's status in one request (a transaction), on the condition that
-        the key is still reserved: a repeated call finds it finished and changes nothing. A sent mail's offers are
-        added to the profile (`ADD offers_sent.<id> 1`) in the same transaction, so they count once per send key."""
+        the key is still reserved: a repeated call finds it finished and changes nothing. In the same transaction, so
+        they count once per send key: a sent mail's offers are added to the profile (`ADD offers_sent.<id> 1`), and
+        a campaign's mail adds 1 to its `sent` counter."""
         m = self._m
+        actions = [m.state.set(state), m.provider_message_id.set(status.provider_message_id), m.at.set(status.at)]
+        if campaign is not None and campaign.variant:
+            actions.append(m.variant.set(campaign.variant))  # event conversions find the variant here
         profile = profile_model(self._settings.profiles_table) if offers else None
         for _ in range(3):
             try:
                 with TransactWrite(connection=self._connection) as transaction:
-                    transaction.update(
-                        m(f"send#{send_key}"),
-                        actions=[
-                            m.state.set(state),
-                            m.provider_message_id.set(status.provider_message_id),
-                            m.at.set(status.at),
-                        ],
-                        condition=m.state == "reserved",
-                    )
+                    transaction.update(m(f"send#{send_key}"), actions=actions, condition=m.state == "reserved")
                     transaction.save(self._status_item(status))
                     if profile is not None:
                         transaction.update(
@@ -387,12 +423,17 @@ class DynamoLedger:
                             actions=[profile.offers_sent[offer].add(1) for offer in dict.fromkeys(offers)],
                             condition=profile.profile_id.exists(),  # never recreate an erased profile
                         )
+                    if campaign is not None:
+                        shard = stats_shard_model(self._settings.campaigns_table)
+                        key = stats_sort_key(campaign, stats_shard(status.profile_id))
+                        transaction.update(shard(partition(campaign.id), key), actions=[shard.sent.add(1)])
                 return
             except TransactWriteError as error:
-                # pynamodb sends puts, then updates: the status, the send key, the profile.
-                codes = [getattr(reason, "code", None) for reason in error.cancellation_reasons or []] + [None] * 3
+                # pynamodb sends puts, then updates: the status, the send key, the profile (then the counter,
+                # never conditional).
+                codes = [getattr(reason, "code", None) for reason in error.cancellation_reasons or []] + [None] * 4
                 if codes[1] == "ConditionalCheckFailed":
-                    return  # finished before (a retry): its status and its offers stand
+                    return  # finished before (a retry): its status, offers and count stand
                 if profile is None:
                     raise
                 if codes[2] == "ConditionalCheckFailed":

@@ -41,7 +41,7 @@ from closedloop.offers import OfferPools, load_pools
 from closedloop.profiles import Profile
 from closedloop.sending import RenderedLinks, SendRequest
 from closedloop.tokens import ClickToken, MessageToken, TokenSigner
-from closedloop.values import Link
+from closedloop.values import CampaignRef, Link
 
 PARTS = ("subject.txt", "body.html", "body.txt")
 # NUL, the render's marker, NUL: compiled once; a placeholder whose marker is not this render's stays text.
@@ -126,13 +126,15 @@ def _link(url: object, actions: dict) -> tuple[tuple, Link]:
 _LINK_SETS: dict[tuple, str] = {}  # the identities of a message's links -> its link set id, per container
 
 
-def _cached_link_set_id(identities: tuple, links: list[Link]) -> str:
-    """Hashed once per container for each distinct list of links (every recipient of a campaign shares it)."""
-    found = _LINK_SETS.get(identities)
+def _cached_link_set_id(identities: tuple, links: list[Link], campaign: CampaignRef | None) -> str:
+    """Hashed once per container for each distinct list of links and campaign (every recipient of a campaign
+    variant shares it)."""
+    key = (identities, campaign)
+    found = _LINK_SETS.get(key)
     if found is None:
         if len(_LINK_SETS) >= 1024:
             _LINK_SETS.clear()
-        found = _LINK_SETS[identities] = link_set_id(links)
+        found = _LINK_SETS[key] = link_set_id(links, campaign)
     return found
 
 
@@ -229,7 +231,7 @@ class JinjaRenderer:
         """Render one message; `now` (the send instant) decides which offers are valid, else the renderer's clock."""
         if not self.exists(request.template):
             raise errors.TemplateNotFound(f"no template named {request.template!r}")
-        token = MessageToken(request.message_id, profile.profile_id)
+        token = MessageToken(request.message_id, profile.profile_id, request.campaign)
         collector = _LinkCollector()
 
         signatures: dict[str, str] = {}
@@ -259,9 +261,10 @@ class JinjaRenderer:
         }
         subject, html, text = (self._render_part(f"{request.template}/{part}", variables) for part in PARTS)
         links = RenderedLinks(
-            link_set=_cached_link_set_id(tuple(collector.numbers), collector.links),
+            link_set=_cached_link_set_id(tuple(collector.numbers), collector.links, request.campaign),
             links=collector.links,
             offers=tuple(collector.offers),
+            campaign=request.campaign,
         )
         urls: dict[int, str] = {}  # link number -> signed URL, shared by both parts
         html, text = (

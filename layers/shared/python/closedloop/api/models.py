@@ -214,6 +214,9 @@ class Profile(Answer):
     offers_sent: dict[str, int] = Field(
         description="How often each offer (offers/<pool>.toml, by id) was sent to the person; counted when sent."
     )
+    last_opened_at: str | None = Field(None, json_schema_extra=INSTANT, description="The latest open (not a bot's).")
+    last_clicked_at: str | None = Field(None, json_schema_extra=INSTANT, description="The latest human click.")
+    clicked_campaigns: list[str] = Field([], description="Ids of the campaigns the person clicked (human clicks).")
 
 
 class ShownProfile(Profile):
