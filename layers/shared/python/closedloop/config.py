@@ -113,6 +113,15 @@ class DoubleOptInConfig(NamedTuple):
     link_valid_days: int = 7
 
 
+class CampaignsConfig(NamedTuple):
+    # Parallel scan segments of the profiles table a campaign's audience is read in (one queue message per page).
+    scan_segments: int = 8
+    # Profiles per audience page (one scan page, one stored page of ids, one dispatch job).
+    page_size: int = 1000
+    # A campaign's window (its goal counts within it) ends this many days after its last stage's send.
+    window_tail_days: int = 7
+
+
 class Config(NamedTuple):
     thresholds: tuple[ThresholdRule, ...]
     birthday: BirthdayConfig
@@ -122,6 +131,7 @@ class Config(NamedTuple):
     bots: BotsConfig = BotsConfig()
     topics: tuple[Topic, ...] = ()
     double_opt_in: DoubleOptInConfig = DoubleOptInConfig()
+    campaigns: CampaignsConfig = CampaignsConfig()
 
     @property
     def topic_ids(self) -> tuple[str, ...]:
@@ -167,7 +177,7 @@ def _section(data: dict, shape: type[NamedTuple], where: str) -> Any:
         raise ConfigError(f"{CONFIG_FILE}: {sentence}") from error
 
 
-SECTIONS = {"thresholds", "birthday", "we_miss_you", "tracking", "mail", "bots", "topics", "double_opt_in"}
+SECTIONS = {"thresholds", "birthday", "we_miss_you", "tracking", "mail", "bots", "topics", "double_opt_in", "campaigns"}
 
 
 def parse_config(data: dict) -> Config:
@@ -192,6 +202,7 @@ def parse_config(data: dict) -> Config:
         bots=_section(data.get("bots", {}), BotsConfig, "[bots]"),
         topics=topics,
         double_opt_in=_section(data.get("double_opt_in", {}), DoubleOptInConfig, "[double_opt_in]"),
+        campaigns=_section(data.get("campaigns", {}), CampaignsConfig, "[campaigns]"),
     )
     _check_values(config)
     return config
@@ -218,6 +229,7 @@ def _check_values(config: Config) -> None:
         raise ConfigError(f"{CONFIG_FILE}: mail postal_address lines must be at most 200 characters")
     _check_bots(config.bots)
     _check_topics(config)
+    _check_campaigns(config.campaigns)
 
 
 def _check_bots(bots: BotsConfig) -> None:
@@ -246,6 +258,16 @@ def _check_topics(config: Config) -> None:
         raise ConfigError(f"{CONFIG_FILE}: double_opt_in consent_text must be a sentence of at most 500 characters")
     if not 1 <= config.double_opt_in.link_valid_days <= 30:
         raise ConfigError(f"{CONFIG_FILE}: double_opt_in link_valid_days must be 1..30")
+
+
+def _check_campaigns(campaigns: CampaignsConfig) -> None:
+    if not 1 <= campaigns.scan_segments <= 1000:
+        raise ConfigError(f"{CONFIG_FILE}: campaigns scan_segments must be 1..1000")
+    # A page of ids is one item: 2,000 ids of 64 characters stay well under DynamoDB's 400 KB.
+    if not 10 <= campaigns.page_size <= 2000:
+        raise ConfigError(f"{CONFIG_FILE}: campaigns page_size must be 10..2000")
+    if not 0 <= campaigns.window_tail_days <= 90:
+        raise ConfigError(f"{CONFIG_FILE}: campaigns window_tail_days must be 0..90")
 
 
 @lru_cache(maxsize=4)

@@ -63,6 +63,8 @@ class SendRequest:
     transactional: bool = False
     # A campaign's message: which campaign, stage and variant (its statistics, SES tags and links name them).
     campaign: CampaignRef | None = None
+    # Replaces the template's subject (an A/B variant's); rendered in the same sandbox with the same variables.
+    subject: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -93,6 +95,7 @@ class Outcome(str, Enum):
     FAILED_RENDER = "failed_render"
     FAILED_REJECTED = "failed_rejected"
     POSSIBLY_SENT = "possibly_sent"
+    CANCELLED = "skipped_cancelled"  # its campaign was cancelled (closedloop.dispatch.gate)
 
 
 class SendResult(NamedTuple):

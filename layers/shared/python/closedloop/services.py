@@ -158,6 +158,64 @@ def import_queue():
     return SqsImportQueue(settings())
 
 
+@lru_cache(maxsize=1)
+def campaign_store():
+    from closedloop.adapters.campaigns import DynamoCampaignStore
+
+    return DynamoCampaignStore(settings())
+
+
+@lru_cache(maxsize=1)
+def dispatch_queue():
+    from closedloop.adapters.campaigns import SqsDispatchQueue
+
+    return SqsDispatchQueue(settings())
+
+
+@lru_cache(maxsize=1)
+def one_time_schedules():
+    from closedloop.adapters.campaigns import SchedulerOneTimeSchedules
+
+    return SchedulerOneTimeSchedules(settings())
+
+
+@lru_cache(maxsize=1)
+def send_rate():
+    """The SES account's maximum send rate, read once per container (closedloop.dispatch paces by it)."""
+    from closedloop.adapters.campaigns import SesSendRate
+
+    return SesSendRate()
+
+
+def _campaign_stats():
+    """The statistics' CampaignStats (`campaign_stats()`, closedloop.campaign_stats) where this build has it; None
+    before it is merged (then nothing counts `targeted` and the A/B winner is the first variant)."""
+    factory = globals().get("campaign_stats")
+    return factory() if factory else None
+
+
+def dispatcher():
+    """closedloop.dispatch.Dispatch with this container's collaborators, at the clock's now."""
+    from closedloop import audience
+    from closedloop.dispatch import Dispatch
+
+    c = config().campaigns
+    return Dispatch(
+        store=campaign_store(),
+        queue=dispatch_queue(),
+        send_queue=send_queue(),
+        schedules=one_time_schedules(),
+        scan=profile_scan(),
+        targets=audience.targets,
+        suppressions=suppressions(),
+        stats=_campaign_stats(),
+        send_rate=send_rate(),
+        now=clock().now(),
+        scan_segments=c.scan_segments,
+        page_size=c.page_size,
+    )
+
+
 def _secret(name: str, force_fetch: bool = False) -> dict:
     from aws_lambda_powertools.utilities import parameters
 
@@ -285,6 +343,10 @@ def reset() -> None:
         import_store,
         import_files,
         import_queue,
+        campaign_store,
+        dispatch_queue,
+        one_time_schedules,
+        send_rate,
     ):
         factory.cache_clear()
     load_config.cache_clear()

@@ -122,6 +122,8 @@ class JinjaRenderer:
             "honeypot_url": lambda: collector.track(self._honeypot_target, honeypot=True),
         }
         subject, html, text = (self._render_part(f"{request.template}/{part}", variables) for part in PARTS)
+        if request.subject is not None:  # an A/B variant's subject line, in the same sandbox
+            subject = self._render_text(request.subject, variables)
         links = RenderedLinks(link_set=link_set_id(collector.links), links=collector.links)
         html, text = (
             self._resolve_links(body, collector.placeholder, request.message_id, profile.profile_id, links)
@@ -155,6 +157,12 @@ class JinjaRenderer:
             raise errors.TemplateNotFound(f"template file {error.name} is missing") from error
         except (TemplateSyntaxError, UndefinedError, SecurityError, TypeError) as error:
             raise errors.TemplateError(f"{name}: {error}") from error
+
+    def _render_text(self, source: str, variables: dict) -> str:
+        try:
+            return environment(self._dir).from_string(source).render(variables)
+        except (TemplateSyntaxError, UndefinedError, SecurityError, TypeError) as error:
+            raise errors.TemplateError(f"subject: {error}") from error
 
     def _resolve_links(
         self, body: str, placeholder: re.Pattern, message_id: str, profile_id: str, links: RenderedLinks

@@ -11,7 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import PynamoDBException
 
 from closedloop import services
-from closedloop.api import events, imports, messages, openapi, privacy, profiles, sending, suppressions
+from closedloop.api import campaigns, events, imports, messages, openapi, privacy, profiles, sending, suppressions
 from closedloop.api.body import error_response, json_response
 from closedloop.errors import ClosedloopError, DependencyFailed
 from closedloop.observability import logger
@@ -37,6 +37,7 @@ def build() -> APIGatewayHttpResolver:
         app.include_router(router)
     for router in (sending.router, privacy.router):
         app.include_router(router)
+    app.include_router(campaigns.router)
     openapi.serve_document(app)
 
     @app.exception_handler(RequestValidationError)
