@@ -69,6 +69,7 @@ class Resources:
     streams: list[StreamRef] = field(default_factory=list)
     secrets: dict[str, str] = field(default_factory=dict)  # wiring id -> secret ARN
     buckets: dict[str, str] = field(default_factory=dict)  # wiring id -> bucket name
+    schedule_groups: dict[str, str] = field(default_factory=dict)  # wiring id -> one-time schedule group name
     bus_name: str = BUS_NAME
     sender: str = DEFAULT_SENDER
     api_key: str = DEFAULT_API_KEY
@@ -82,6 +83,11 @@ class Resources:
         by_env.update({b.env: self.buckets[b.id] for b in wiring.BUCKETS})
         by_env.update({api.url_env: base_url for api in wiring.APIS})
         by_env[wiring.BUS_ENV] = self.bus_name
+        for group in wiring.ONE_TIME_SCHEDULES:
+            by_env[group.group_env] = self.schedule_groups[group.id]
+            # moto does not assume the role; the ARN only has to look like the stack's.
+            by_env[group.role_env] = f"arn:aws:iam::{ACCOUNT_ID}:role/{group.id}-schedules"
+            by_env[group.target_arn_env] = self.queues[group.target.id].arn
 
         env: dict[str, str] = {}
         for function in wiring.FUNCTIONS:
@@ -180,6 +186,10 @@ def create_resources(endpoint: str, *, sender: str | None = None, api_key: str |
         )
     _create_bus_and_taps(_client("events", endpoint), sqs, resources)
     _create_buckets(_client("s3", endpoint), resources)
+    scheduler = _client("scheduler", endpoint)
+    for group in wiring.ONE_TIME_SCHEDULES:
+        scheduler.create_schedule_group(Name=group.id)
+        resources.schedule_groups[group.id] = group.id
     _create_secrets(_client("secretsmanager", endpoint), resources)
     sesv2 = _client("sesv2", endpoint)
     sesv2.create_email_identity(EmailIdentity=resources.sender)

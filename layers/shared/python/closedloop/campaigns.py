@@ -95,7 +95,7 @@ def parse_definition(
     topics: tuple[str, ...],
     now: datetime,
 ) -> dict:
-    """Check a POST /v1/campaigns body whole; the normalised definition, or InvalidInput / *NotFound naming the field."""
+    """Check a POST /v1/campaigns body whole: the normalised definition, or an error naming the field."""
     if not isinstance(body, dict):
         raise InvalidInput("the body must be a JSON object")
     unknown = set(body) - FIELDS
@@ -315,6 +315,7 @@ def view(campaign: dict, progress: dict, summary: dict | None) -> dict:
         "pages": int(sum(int(n) for n in (campaign.get("segment_pages") or {}).values())),
     }
     shown["progress"] = progress
+    shown["pacing"] = {"throttles": int(campaign.get("throttles") or 0)}
     shown["stats"] = summary or {}
     return shown
 

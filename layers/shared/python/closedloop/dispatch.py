@@ -236,13 +236,16 @@ class Dispatch:
 
     def _fanout(self, campaign: dict, job: dict) -> dict:
         pages = {int(s): int(n) for s, n in campaign["segment_pages"].items()}
+        counts = {int(s): int(n) for s, n in campaign["segment_counts"].items()}
         segment = job["segment"]
-        first = sum(n for s, n in pages.items() if s < segment)  # global index of the segment's first page
+        # Recipients before each page (estimated within the segment from its average page): when its turn comes.
+        before = sum(n for s, n in counts.items() if s < segment)
+        per_page = counts[segment] / pages[segment]
         rate = self._rate(campaign)
         start = parse_instant(job["start_at"])
         jobs, delays = [], []
         for page in range(pages[segment]):
-            offset = (first + page) * self.page_size / rate
+            offset = (before + page * per_page) / rate
             not_before = start + timedelta(seconds=offset)
             jobs.append(
                 {

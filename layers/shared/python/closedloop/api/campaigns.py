@@ -22,7 +22,7 @@ MAX_PAGE = 100
 
 
 def _segment_store():
-    return services.segment_store()
+    return services.segment_store_or_interim()
 
 
 def _show(campaign: dict) -> dict:
@@ -45,7 +45,7 @@ def create_campaign(body: Annotated[models.CampaignCreate, Body()]) -> Response[
     now = services.clock().now()
     definition = campaigns.parse_definition(
         body.plain(),
-        template_exists=services.renderer().exists,
+        template_exists=services.preview_renderer().exists,
         segment_exists=lambda segment_id: _segment_store().get(segment_id) is not None,
         topics=services.config().topic_ids,
         now=now,
