@@ -353,6 +353,10 @@ ADMIN = Function(
         Route(ADMIN_API, "POST", "/v1/imports"),
         Route(ADMIN_API, "GET", "/v1/imports/{import_id}"),
         Route(ADMIN_API, "GET", "/v1/openapi.json"),
+        Route(ADMIN_API, "PUT", "/v1/segments/{segment_id}"),
+        Route(ADMIN_API, "GET", "/v1/segments/{segment_id}"),
+        Route(ADMIN_API, "POST", "/v1/segments/{segment_id}/preview"),
+        Route(ADMIN_API, "POST", "/v1/segments/preview"),
         Route(ADMIN_API, "POST", "/v1/campaigns"),
         Route(ADMIN_API, "GET", "/v1/campaigns"),
         Route(ADMIN_API, "GET", "/v1/campaigns/{campaign_id}"),
@@ -363,7 +367,8 @@ ADMIN = Function(
     ),
     # The ledger: the status record of each message it accepts, read back by GET /v1/messages/{message_id}.
     # Activity and held: a GDPR export reads and an erasure deletes what they hold about the person.
-    # Campaigns: their definitions and lifecycle (the campaigns table).
+    # Campaigns: saved segments (a preview scans the profiles, reading suppression entries in the ledger); campaign
+    # definitions and their lifecycle.
     reads=(PROFILES, LEDGER, ACTIVITY, HELD, CAMPAIGNS),
     writes=(PROFILES, ACTIVITY, LEDGER, HELD, CAMPAIGNS),
     # Resuming a sending pause queues the release job; sending or resuming a campaign queues dispatch jobs.
@@ -380,6 +385,9 @@ ADMIN = Function(
     # POST /v1/imports stores the posted CSV, or signs a PUT URL for a larger one, under the bucket's prefix.
     writes_objects=(IMPORTS_BUCKET,),
     uses_pydantic=True,  # the request models and GET /v1/openapi.json (closedloop.api.models)
+    # A segment preview reads every profile (parallel scan) within API Gateway's 30 s integration limit.
+    timeout_s=29,
+    memory_mb=1024,
 )
 SENDER = Function(
     name="sender",

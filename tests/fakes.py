@@ -6,7 +6,9 @@ so the two cannot drift apart.
 
 from __future__ import annotations
 
+import copy
 import json
+import zlib
 from collections.abc import Iterator
 from datetime import datetime
 
@@ -89,6 +91,15 @@ class FakeProfiles:
             "interests": {},
             "version": 1,
         }
+
+    def scan_page(self, segment: int, total_segments: int, start: dict | None, limit: int, fields=None):
+        """A parallel scan as DynamoDB splits one: by a hash of the key, in a stable order, resumed after `start`."""
+        ids = sorted(pid for pid in self.items if zlib.crc32(pid.encode()) % total_segments == segment)
+        after = start["profile_id"]["S"] if start else None
+        ids = [pid for pid in ids if after is None or pid > after]
+        page = [self.get(pid) for pid in ids[:limit]]
+        more = len(ids) > limit
+        return page, ({"profile_id": {"S": page[-1].profile_id}} if more else None)
 
     def interests(self, profile_id: str) -> dict[str, int]:
         return dict(self.items[profile_id]["interests"])
@@ -369,6 +380,9 @@ class FakeSuppressions:
 
         return Screen(next((self.items[key] for key in keys if key in self.items), None), self.pause)
 
+    def suppressed_among(self, addresses) -> set[str]:
+        return {address for address in addresses if address in self.items}
+
 
 class FakeSendingControl:
     """The sending pause (kept on the FakeSuppressions, which the gate reads it with) and the held messages."""
@@ -610,6 +624,27 @@ class FakeImportQueue:
 
     def enqueue(self, chunks: list) -> None:
         self.chunks.extend(chunks)
+
+
+class FakeSegmentStore:
+    def __init__(self) -> None:
+        self.items: dict[str, dict] = {}
+
+    def get(self, segment_id: str) -> dict | None:
+        found = self.items.get(segment_id)
+        return copy.deepcopy(found) if found else None
+
+    def put(self, segment_id: str, name: str, rules: dict, now: str) -> tuple[dict, bool]:
+        old = self.items.get(segment_id)
+        created_at = old["created_at"] if old else now
+        self.items[segment_id] = {
+            "id": segment_id,
+            "name": name,
+            "rules": copy.deepcopy(rules),
+            "created_at": created_at,
+            "updated_at": now,
+        }
+        return self.get(segment_id), old is None
 
 
 class FakeCampaignStore:

@@ -56,7 +56,7 @@ def document(runtime: Runtime) -> schemathesis.BaseSchema:
 @pytest.fixture(scope="module")
 def known(client: LocalClient) -> dict:
     """Parameters that name something: a subscribed person with aggregates, a sent message, a suppressed address,
-    a finished import with a bad row."""
+    a finished import with a bad row, a saved segment."""
     email = "fuzz-ada@example.com"
     client.put_profile("fuzz-ada", email, first_name="Ada", birthday="1990-06-15", city="Perth", score=7)
     purchase = {"order_id": "o-1", "total": 42.5, "currency": "EUR"}
@@ -72,7 +72,14 @@ def known(client: LocalClient) -> dict:
     started = client.request("POST", "/v1/imports?status=pending", csv, headers={"Content-Type": "text/csv"})
     assert started.status == 202, started
     client.drain()
-    names = {"profile_id": "fuzz-ada", "message_id": message_id, "email": "fuzz-gone@example.com"}
+    travellers = {"field": "interests.travel", "op": ">=", "value": 1}
+    client.ok("PUT", "/v1/segments/fuzz-travellers", {"name": "Travellers", "rules": travellers})
+    names = {
+        "profile_id": "fuzz-ada",
+        "message_id": message_id,
+        "email": "fuzz-gone@example.com",
+        "segment_id": "fuzz-travellers",
+    }
     return {**names, "import_id": started.json()["import_id"]}
 
 

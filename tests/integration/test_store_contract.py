@@ -640,3 +640,83 @@ def test_a_refused_file_ends_the_import_with_its_error(import_stores):
     stored = imports_.get(record.import_id)
     assert (stored.status, stored.rows, stored.file_errors) == ("done", 0, [{"line": 1, "reason": "no email column"}])
     assert imports_.get("imp-" + "f" * 32) is None
+
+
+def test_suppressed_among_names_exactly_the_addresses_with_an_entry(suppressions, profile_id):
+    from closedloop.suppression import Suppression
+
+    listed = [f"{profile_id}-{n}@example.net" for n in range(150)]  # more than one BatchGetItem
+    for address in listed[::50]:
+        suppressions.put(Suppression(address, "bounce", "2026-03-01T12:00:00Z"))
+
+    assert suppressions.suppressed_among(listed + listed[:3]) == set(listed[::50])
+    assert suppressions.suppressed_among([]) == set()
+
+
+@pytest.fixture(params=["fake", "dynamodb"])
+def scan_and_store(request, resources):
+    if request.param == "fake":
+        profiles = FakeProfiles()
+        return profiles, profiles
+    return services.profile_scan(), services.profiles()
+
+
+def test_a_parallel_scan_reads_every_profile_once_as_a_get_would(scan_and_store, profile_id):
+    from closedloop import audience
+
+    scan, profiles = scan_and_store
+    ids = [f"{profile_id}-{n}" for n in range(7)]
+    for pid in ids:
+        profiles.save(change(pid), NOW, None)
+
+    seen = [
+        profile
+        for segment in range(3)
+        for page in audience.scan_segment(scan, segment, 3, limit=2)
+        for profile in page
+        if profile.profile_id.startswith(f"{profile_id}-")
+    ]
+
+    assert sorted(p.profile_id for p in seen) == ids
+    assert all(p == profiles.get(p.profile_id, consistent=True) for p in seen)
+
+    narrow = [
+        profile
+        for segment in range(3)
+        for page in audience.scan_segment(scan, segment, 3, limit=5, fields=frozenset({"attributes.first_name"}))
+        for profile in page
+        if profile.profile_id.startswith(f"{profile_id}-")
+    ]
+    assert sorted(p.profile_id for p in narrow) == ids
+    assert {(p.email, p.status, p.attributes["first_name"]) for p in narrow} == {
+        (f"{pid}@example.net", "subscribed", "Ada") for pid in ids
+    }
+
+
+@pytest.fixture(params=["fake", "dynamodb"])
+def segment_store(request, resources):
+    from tests.fakes import FakeSegmentStore
+
+    return FakeSegmentStore() if request.param == "fake" else services.segment_store()
+
+
+def test_a_segment_is_stored_replaced_and_read_back_with_its_rules_exactly(segment_store, profile_id):
+    rules = {"all": [{"field": "revenue.EUR", "op": ">=", "value": 99.5}, {"not": {"field": "topics", "op": "exists"}}]}
+    segment_id = profile_id.lower()
+
+    first, created = segment_store.put(segment_id, "Big spenders", rules, "2026-03-01T12:00:00Z")
+    second, again = segment_store.put(segment_id, "Bigger", {"all": [rules]}, "2026-03-02T12:00:00Z")
+
+    assert (created, again) == (True, False)
+    assert (
+        segment_store.get(segment_id)
+        == second
+        == {
+            "id": segment_id,
+            "name": "Bigger",
+            "rules": {"all": [rules]},
+            "created_at": "2026-03-01T12:00:00Z",
+            "updated_at": "2026-03-02T12:00:00Z",
+        }
+    )
+    assert first["rules"] == rules and segment_store.get(f"{segment_id}-none") is None

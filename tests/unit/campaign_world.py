@@ -22,7 +22,7 @@ class FakeScan:
         self.profiles = profiles
         self.calls = 0
 
-    def scan_page(self, segment: int, total_segments: int, start: dict | None, limit: int):
+    def scan_page(self, segment: int, total_segments: int, start: dict | None, limit: int, fields=None):
         self.calls += 1
         mine = sorted(
             (p for p in self.profiles if zlib.crc32(p.profile_id.encode()) % total_segments == segment),

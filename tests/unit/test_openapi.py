@@ -21,6 +21,8 @@ BODY_ROUTES = {
     ("POST", "/v1/events"),
     ("POST", "/v1/messages"),
     ("POST", "/v1/imports"),
+    ("PUT", "/v1/segments/{segment_id}"),
+    ("POST", "/v1/segments/preview"),
 }
 OPTIONAL_BODY_ROUTES = {("PUT", "/v1/suppressions/{email}"), ("POST", "/v1/sending/pause")}
 
@@ -54,7 +56,16 @@ def test_bodies_are_declared_required_where_they_are_and_optional_where_they_are
 
 def test_request_models_refuse_unknown_fields_and_show_the_domains_patterns(document):
     schemas = document["components"]["schemas"]
-    for name in ("ProfileWrite", "Event", "EventBatch", "MessageRequest", "SuppressionWrite", "PauseRequest"):
+    for name in (
+        "ProfileWrite",
+        "Event",
+        "EventBatch",
+        "MessageRequest",
+        "SuppressionWrite",
+        "PauseRequest",
+        "SegmentWrite",
+        "SegmentRules",
+    ):
         assert schemas[name]["additionalProperties"] is False, name
     assert schemas["Event"]["properties"]["event_id"]["pattern"] == "^[A-Za-z0-9_.:-]{1,128}$"
     profile_id = document["paths"]["/v1/profiles/{profile_id}"]["get"]["parameters"][0]

@@ -140,3 +140,24 @@ def test_a_rule_tree_is_bounded_in_depth_and_size():
     wide = {"any": [{"field": "status", "op": "exists"}] * segments.MAX_NODES}
     with pytest.raises(InvalidInput, match="at most 200"):
         segments.parse(wide)
+
+
+def test_a_segment_knows_which_fields_it_reads():
+    rules = {
+        "all": [
+            {"field": "attributes.country", "op": "==", "value": "DE"},
+            {
+                "not": {
+                    "any": [{"field": "interests.travel", "op": ">", "value": 2}, {"field": "topics", "op": "exists"}]
+                }
+            },
+            {"field": "attributes.birthday", "op": "within_next", "value": "7d"},
+        ]
+    }
+    assert segments.parse(rules).reads == {
+        "attributes.country",
+        "interests.travel",
+        "topics",
+        "attributes.birthday",
+        "attributes.timezone",
+    }

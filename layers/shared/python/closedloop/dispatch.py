@@ -187,8 +187,10 @@ class Dispatch:
     def _audience(self, campaign: dict, job: dict) -> dict:
         campaign_id, segment, page = campaign["campaign_id"], job["segment"], job["page"]
         total = int(campaign["scan_segments"])
-        profiles, next_start = self.scan.scan_page(segment, total, job.get("start"), self.page_size)
         rule = segments.parse(campaign["rules"]) if campaign.get("rules") else None
+        # Only what the rules read (and id, address, status): a narrow scan.
+        fields = rule.reads if rule is not None else frozenset()
+        profiles, next_start = self.scan.scan_page(segment, total, job.get("start"), self.page_size, fields)
         chosen = self.targets(profiles, rule, self.suppressions, self.now)
         ids = [profile.profile_id for profile in chosen]
         self.store.put_page(campaign_id, segment, page, ids, job["before"])

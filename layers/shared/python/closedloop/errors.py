@@ -47,6 +47,17 @@ class TemplateNotFound(NotFound):
     code = "template_not_found"
 
 
+class SegmentNotFound(NotFound):
+    code = "segment_not_found"
+
+
+class PreviewTooSlow(ClosedloopError):
+    """A segment preview could not read every profile within the time an API call may take."""
+
+    code = "preview_too_slow"
+    status = 503
+
+
 class InvalidToken(ClosedloopError):
     """A tracking token that is malformed, tampered with, or signed with an unknown key."""
 

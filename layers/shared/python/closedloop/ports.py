@@ -127,6 +127,10 @@ class Suppressions(Protocol):
         """The first entry stored under `keys` (an address, then its erased hashes) and the sending pause, in one
         strongly consistent read (the send gate's)."""
 
+    def suppressed_among(self, addresses: Sequence[str]) -> set[str]:
+        """Which of these normalised addresses have an entry (eventually consistent, 100 per BatchGetItem): who a
+        segment leaves out. The gate checks each mail again, strongly."""
+
 
 class SendingControl(Protocol):
     """The sending pause (closedloop.pause) and the marketing messages it holds."""
@@ -269,6 +273,28 @@ class ImportFiles(Protocol):
 
 class ImportQueue(Protocol):
     def enqueue(self, chunks: list[ImportChunk]) -> None: ...
+
+
+class ProfileScan(Protocol):
+    """Every profile, read as parallel scan segments (a segment preview, a campaign's audience)."""
+
+    def scan_page(
+        self, segment: int, total_segments: int, start: dict | None, limit: int, fields: frozenset[str] | None = None
+    ) -> tuple[list[Profile], dict | None]:
+        """Up to `limit` profiles of scan segment `segment` of `total_segments`, from `start` (None: the beginning);
+        and where to continue (None: the segment is done). The key is plain JSON, so it can travel in a queue
+        message. With `fields` (`attributes.country`, …) a profile may carry only those, and its id, address and
+        status."""
+
+
+class SegmentStore(Protocol):
+    """Saved segments by id (closedloop.saved_segments)."""
+
+    def get(self, segment_id: str) -> dict | None:
+        """{"id", "name", "rules", "created_at", "updated_at"}, or None."""
+
+    def put(self, segment_id: str, name: str, rules: dict, now: str) -> tuple[dict, bool]:
+        """Store name and rules (the first save's created_at stays); the stored segment, and True if it is new."""
 
 
 class CampaignStore(Protocol):

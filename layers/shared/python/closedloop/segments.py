@@ -6,8 +6,9 @@ A rule is a tree:
     {"not": rule}          the rule does not hold     {"field": "...", "op": "...", "value": ...}   a condition
 
 Fields: `attributes.<name>`, `interests.<counter>`, `event_counts.<type>`, `revenue.<currency>`, `purchase_count`,
-`topics`, `status`, and the instants `last_purchase_at`, `last_activity_at`, `created_at` (plus `attributes.birthday`
-for `within_next`). Operators: `== != < <= > >= in not_in exists not_exists contains`, and for instants the relative
+`topics`, `status`, `clicked_campaigns` (campaign ids, for `contains`), and the instants `last_purchase_at`,
+`last_activity_at`, `created_at`, `last_opened_at`, `last_clicked_at` (plus `attributes.birthday` for
+`within_next`). Operators: `== != < <= > >= in not_in exists not_exists contains`, and for instants the relative
 `older_than` / `within_last` ("90d", "12h", "2w"); `within_next` asks whether the next anniversary of
 `attributes.birthday` comes within that many days (29 February is celebrated on 28 February in common years).
 
@@ -41,8 +42,11 @@ _UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=
 
 MAPS = ("attributes", "interests", "event_counts", "revenue")
 NUMBERS = ("purchase_count",)
-INSTANTS = ("last_purchase_at", "last_activity_at", "created_at")
-PLAIN = ("status", "topics", *NUMBERS, *INSTANTS)
+# Behaviour kept on the profile so a segment reads each profile once: when the person last opened (any mail) and
+# last clicked (a person's click, not a scanner's), and which campaigns they clicked.
+INSTANTS = ("last_purchase_at", "last_activity_at", "created_at", "last_opened_at", "last_clicked_at")
+LISTS = ("clicked_campaigns",)
+PLAIN = ("status", "topics", *NUMBERS, *INSTANTS, *LISTS)
 
 COMPARISONS = ("==", "!=", "<", "<=", ">", ">=")
 MEMBERSHIP = ("in", "not_in")
@@ -63,11 +67,25 @@ class Segment:
     def matches(self, profile: Profile, now: datetime) -> bool:
         return self.check(profile, now)
 
+    @property
+    def reads(self) -> frozenset[str]:
+        """The profile fields the rules read (`attributes.country`, `last_purchase_at`, …): all a scan needs to
+        fetch to evaluate them."""
+        return frozenset(_fields_of(self.rules))
+
 
 def parse(rules: object, where: str = "rules") -> Segment:
     """Check a rule tree and build its evaluator; InvalidInput names the first bad node."""
     counter = [0]
     return Segment(rules if isinstance(rules, dict) else {}, _node(rules, where, 0, counter))
+
+
+def _fields_of(node: dict) -> set[str]:
+    """The fields a checked rule tree names (a birthday is read in the person's zone, so that too)."""
+    if "field" in node:
+        return {node["field"], "attributes.timezone"} if node.get("op") == "within_next" else {node["field"]}
+    ((_, inner),) = node.items()
+    return set().union(*(_fields_of(item) for item in (inner if isinstance(inner, list) else [inner])))
 
 
 def _node(node: object, where: str, depth: int, counter: list[int]) -> Check:
@@ -140,7 +158,7 @@ def _field(name: object, where: str) -> Callable[[Profile], object]:
     if not isinstance(name, str):
         raise InvalidInput(f"{where}: give a field name such as attributes.country or interests.travel")
     if name in PLAIN:
-        return lambda profile: getattr(profile, name)
+        return lambda profile: getattr(profile, name, None)
     head, _, key = name.partition(".")
     if head in MAPS and key:
         pattern = ATTRIBUTE_NAME if head == "attributes" else _KEY
@@ -206,7 +224,7 @@ def _contains(field_name: str, value: object, read) -> Check:
 
     def check(profile: Profile, now: datetime) -> bool:
         found = read(profile)
-        if isinstance(found, (list, tuple)):
+        if isinstance(found, (list, tuple, set, frozenset)):
             return value in found
         return isinstance(found, str) and isinstance(value, str) and value.lower() in found.lower()
 

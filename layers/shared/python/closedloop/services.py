@@ -82,6 +82,20 @@ def suppressions():
 
 
 @lru_cache(maxsize=1)
+def profile_scan():
+    from closedloop.adapters.profile_scan import DynamoProfileScan
+
+    return DynamoProfileScan(settings())
+
+
+@lru_cache(maxsize=1)
+def segment_store():
+    from closedloop.adapters.segment_store import DynamoSegmentStore
+
+    return DynamoSegmentStore(settings())
+
+
+@lru_cache(maxsize=1)
 def signups():
     from closedloop.adapters.signups import DynamoSignups
 
@@ -194,43 +208,19 @@ def _campaign_stats():
     return factory() if factory else None
 
 
-def segment_store_or_interim():
-    """INTERIM until the lead's segment store is merged: `segment_store()` where this build has it."""
-    factory = globals().get("segment_store")
-    if factory:
-        return factory()
-    from closedloop.adapters.interim_audience import InterimSegmentStore
-
-    return InterimSegmentStore(settings())
-
-
-def _audience():
-    """INTERIM until merged: (ProfileScan, targets) from the lead's `profile_scan()` and closedloop.audience."""
-    factory = globals().get("profile_scan")
-    try:
-        from closedloop.audience import targets
-    except ImportError:
-        targets = None
-    if factory and targets:
-        return factory(), targets
-    from closedloop.adapters import interim_audience
-
-    return interim_audience.InterimProfileScan(settings()), interim_audience.targets
-
-
 def dispatcher():
     """closedloop.dispatch.Dispatch with this container's collaborators, at the clock's now."""
+    from closedloop import audience
     from closedloop.dispatch import Dispatch
 
-    scan, targets = _audience()
     c = config().campaigns
     return Dispatch(
         store=campaign_store(),
         queue=dispatch_queue(),
         send_queue=send_queue(),
         schedules=one_time_schedules(),
-        scan=scan,
-        targets=targets,
+        scan=profile_scan(),
+        targets=audience.targets,
         suppressions=suppressions(),
         stats=_campaign_stats(),
         send_rate=send_rate(),
@@ -356,6 +346,8 @@ def reset() -> None:
         link_sets,
         ledger,
         suppressions,
+        profile_scan,
+        segment_store,
         publisher,
         send_queue,
         reaction_queue,

@@ -22,7 +22,7 @@ MAX_PAGE = 100
 
 
 def _segment_store():
-    return services.segment_store_or_interim()
+    return services.segment_store()
 
 
 def _show(campaign: dict) -> dict:

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, WithJsonSchema
 
-from closedloop import campaigns, events, pause, profiles, suppression, tokens, validation
+from closedloop import campaigns, events, pause, profiles, saved_segments, suppression, tokens, validation
 
 INSTANT = {"format": "date-time"}
 EMAIL = {"format": "email"}
@@ -126,6 +126,32 @@ class MessageRequest(RequestBody):
     context: dict[str, Any] = Field(None, description="Data for the template.")
     topic: str = Field(None, description="A configured topic: people who left it are skipped.")
     transactional: bool = Field(None, description="A mail the person asked for: may go to a profile not subscribed.")
+
+
+# The domain checks the rules node by node (closedloop.segments): the model only documents the shape.
+Rules = Annotated[
+    dict[str, Any],
+    WithJsonSchema(
+        {
+            "type": "object",
+            "description": 'A rule tree: {"all": [...]}, {"any": [...]}, {"not": {...}} or a condition '
+            '{"field": "attributes.country", "op": "==", "value": "DE"}.',
+        }
+    ),
+]
+
+
+class SegmentWrite(RequestBody):
+    """PUT /v1/segments/{segment_id}."""
+
+    name: str = Field(min_length=1, max_length=saved_segments.MAX_NAME)
+    rules: Rules
+
+
+class SegmentRules(RequestBody):
+    """POST /v1/segments/preview: rules to count, without saving them."""
+
+    rules: Rules
 
 
 class SuppressionWrite(RequestBody):
@@ -260,6 +286,19 @@ class Export(Answer):
     held: list[dict[str, Any]]
     thresholds: list[dict[str, Any]]
     bounces: list[dict[str, Any]]
+
+
+class Segment(Answer):
+    id: str
+    name: str
+    rules: dict[str, Any]
+    created_at: str = Field(json_schema_extra=INSTANT)
+    updated_at: str = Field(json_schema_extra=INSTANT)
+
+
+class SegmentPreview(Answer):
+    count: int = Field(description="Subscribed profiles that match and whose address is not suppressed.")
+    sample: list[str] = Field(description="Up to 10 of their profile ids (the smallest).")
 
 
 class Document(Answer):
