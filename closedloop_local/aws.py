@@ -120,6 +120,9 @@ def start_moto(host: str = "127.0.0.1", port: int = 0, *, remember_dispatch: boo
     `remember_dispatch`: route requests with `moto_speedups.Dispatcher` (the local runtime does; tests and the
     bench measure moto as it is).
     """
+    from .outbox import route_get_account
+
+    route_get_account()
     server = _serial_moto_server(host, port, remember_dispatch)
     server.start()
     bound_host, bound_port = server.get_host_and_port()

@@ -48,9 +48,16 @@ def capture_tags() -> None:
     send_email._closedloop_tags = True
     SESV2Response.send_email = send_email
     SESV2Response.get_account = _get_account
-    # moto routes no URL to GetAccount (its catch-all pattern does not match): add the one botocore calls.
-    import moto.sesv2.urls
+    route_get_account()
 
+
+def route_get_account() -> None:
+    """moto routes no URL to SES v2 GetAccount (its catch-all pattern does not match): add the one botocore calls.
+    Before moto's server starts (closedloop_local.aws.start_moto): it builds its routes on the first request."""
+    import moto.sesv2.urls
+    from moto.sesv2.responses import SESV2Response
+
+    SESV2Response.get_account = _get_account
     moto.sesv2.urls.url_paths.setdefault("{0}/v2/email/account$", SESV2Response.dispatch)
 
 
