@@ -69,7 +69,7 @@ def list_campaigns(
 @router.get(
     "/v1/campaigns/<campaign_id>",
     summary="A campaign: definition, status, progress, targeted, the A/B winner and statistics",
-    responses=answers((200, models.Campaign, "The campaign"), errors={404: "campaign_not_found"}, takes_input=False),
+    responses=answers((200, models.Campaign, "The campaign"), errors={404: "campaign_not_found"}),
 )
 def get_campaign(campaign_id: CampaignId) -> Response[models.Campaign]:
     return json_response(200, _show(campaigns.get(services.campaign_store(), campaign_id)))
@@ -93,7 +93,7 @@ _TRANSITION_ERRORS = {404: "campaign_not_found, segment_not_found (deleted since
 @router.post(
     "/v1/campaigns/<campaign_id>/send",
     summary="Send a draft campaign now (sending), or at its send_at (scheduled)",
-    responses=answers((202, models.Campaign, "Accepted"), errors=_TRANSITION_ERRORS, takes_input=False),
+    responses=answers((202, models.Campaign, "Accepted"), errors=_TRANSITION_ERRORS),
 )
 def send_campaign(campaign_id: CampaignId) -> Response[models.Campaign]:
     return _act("send", campaign_id, 202)
@@ -102,7 +102,7 @@ def send_campaign(campaign_id: CampaignId) -> Response[models.Campaign]:
 @router.post(
     "/v1/campaigns/<campaign_id>/pause",
     summary="Pause a sending campaign: its pages and queued mail wait, nothing is lost",
-    responses=answers((200, models.Campaign, "Paused"), errors=_TRANSITION_ERRORS, takes_input=False),
+    responses=answers((200, models.Campaign, "Paused"), errors=_TRANSITION_ERRORS),
 )
 def pause_campaign(campaign_id: CampaignId) -> Response[models.Campaign]:
     return _act("pause", campaign_id, 200)
@@ -111,7 +111,7 @@ def pause_campaign(campaign_id: CampaignId) -> Response[models.Campaign]:
 @router.post(
     "/v1/campaigns/<campaign_id>/resume",
     summary="Resume a paused campaign: what the pause parked goes out",
-    responses=answers((202, models.Campaign, "Resumed"), errors=_TRANSITION_ERRORS, takes_input=False),
+    responses=answers((202, models.Campaign, "Resumed"), errors=_TRANSITION_ERRORS),
 )
 def resume_campaign(campaign_id: CampaignId) -> Response[models.Campaign]:
     return _act("resume", campaign_id, 202)
@@ -120,7 +120,7 @@ def resume_campaign(campaign_id: CampaignId) -> Response[models.Campaign]:
 @router.post(
     "/v1/campaigns/<campaign_id>/cancel",
     summary="Cancel a campaign: nothing more is sent; pending schedules are deleted",
-    responses=answers((200, models.Campaign, "Cancelled"), errors=_TRANSITION_ERRORS, takes_input=False),
+    responses=answers((200, models.Campaign, "Cancelled"), errors=_TRANSITION_ERRORS),
 )
 def cancel_campaign(campaign_id: CampaignId) -> Response[models.Campaign]:
     return _act("cancel", campaign_id, 200)
