@@ -69,6 +69,7 @@ class Resources:
     streams: list[StreamRef] = field(default_factory=list)
     secrets: dict[str, str] = field(default_factory=dict)  # wiring id -> secret ARN
     buckets: dict[str, str] = field(default_factory=dict)  # wiring id -> bucket name
+    schedule_groups: dict[str, str] = field(default_factory=dict)  # wiring id -> one-time schedule group name
     bus_name: str = BUS_NAME
     sender: str = DEFAULT_SENDER
     api_key: str = DEFAULT_API_KEY
@@ -82,6 +83,11 @@ class Resources:
         by_env.update({b.env: self.buckets[b.id] for b in wiring.BUCKETS})
         by_env.update({api.url_env: base_url for api in wiring.APIS})
         by_env[wiring.BUS_ENV] = self.bus_name
+        for group in wiring.ONE_TIME_SCHEDULES:
+            by_env[group.group_env] = self.schedule_groups[group.id]
+            # moto does not assume the role; the ARN only has to look like the stack's.
+            by_env[group.role_env] = f"arn:aws:iam::{ACCOUNT_ID}:role/{group.id}-schedules"
+            by_env[group.target_arn_env] = self.queues[group.target.id].arn
 
         env: dict[str, str] = {}
         for function in wiring.FUNCTIONS:
@@ -114,6 +120,9 @@ def start_moto(host: str = "127.0.0.1", port: int = 0, *, remember_dispatch: boo
     `remember_dispatch`: route requests with `moto_speedups.Dispatcher` (the local runtime does; tests and the
     bench measure moto as it is).
     """
+    from .outbox import route_get_account
+
+    route_get_account()
     server = _serial_moto_server(host, port, remember_dispatch)
     server.start()
     bound_host, bound_port = server.get_host_and_port()
@@ -180,6 +189,10 @@ def create_resources(endpoint: str, *, sender: str | None = None, api_key: str |
         )
     _create_bus_and_taps(_client("events", endpoint), sqs, resources)
     _create_buckets(_client("s3", endpoint), resources)
+    scheduler = _client("scheduler", endpoint)
+    for group in wiring.ONE_TIME_SCHEDULES:
+        scheduler.create_schedule_group(Name=group.id)
+        resources.schedule_groups[group.id] = group.id
     _create_secrets(_client("secretsmanager", endpoint), resources)
     sesv2 = _client("sesv2", endpoint)
     sesv2.create_email_identity(EmailIdentity=resources.sender)

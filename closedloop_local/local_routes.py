@@ -100,7 +100,14 @@ class _LocalRoutes:
             return Reply.error(400, "invalid_input", "timeout must be a number of seconds")
         failures_before = pump.failures
         try:
-            processed = pump.drain(timeout_s=timeout)
+            # One-time schedules due on the runtime clock (a campaign's send_at, A/B wait, stages) fire first, and
+            # again after each drain: what a drain ran may have created one that is already due.
+            processed = 0
+            self._runtime.scheduler.fire_due()
+            while True:
+                processed += pump.drain(timeout_s=timeout)
+                if not self._runtime.scheduler.fire_due():
+                    break
         except DrainTimeout as timeout_error:
             return Reply.error(
                 504, "drain_timeout", str(timeout_error), processed=timeout_error.processed, left=timeout_error.left

@@ -31,6 +31,12 @@ def capture_tags() -> None:
         return
 
     def send_email(self) -> str:
+        if _over_rate():  # as SES answers a send beyond the account's maximum send rate
+            from moto.core.exceptions import JsonRESTError
+
+            throttled = JsonRESTError("TooManyRequestsException", "Maximum sending rate exceeded.")
+            throttled.code = 429
+            raise throttled
         answer = original(self)
         request = json.loads(self.body)
         tags = {t["Name"]: t["Value"] for t in request.get("EmailTags") or []}
@@ -41,6 +47,62 @@ def capture_tags() -> None:
 
     send_email._closedloop_tags = True
     SESV2Response.send_email = send_email
+    SESV2Response.get_account = _get_account
+    route_get_account()
+
+
+def route_get_account() -> None:
+    """moto routes no URL to SES v2 GetAccount (its catch-all pattern does not match): add the one botocore calls.
+    Before moto's server starts (closedloop_local.aws.start_moto): it builds its routes on the first request."""
+    import moto.sesv2.urls
+    from moto.sesv2.responses import SESV2Response
+
+    SESV2Response.get_account = _get_account
+    moto.sesv2.urls.url_paths.setdefault("{0}/v2/email/account$", SESV2Response.dispatch)
+
+
+# The local SES's maximum send rate (mails per second): CLOSEDLOOP_SES_MAX_SEND_RATE, read at every send so a test
+# can set it while the runtime runs; beyond it, sends are refused as SES refuses them (TooManyRequestsException).
+MAX_SEND_RATE_ENV = "CLOSEDLOOP_SES_MAX_SEND_RATE"
+DEFAULT_MAX_SEND_RATE = 1000.0
+_ACCEPTED: list[float] = []  # wall-clock instants of the sends accepted in the last second
+
+
+def max_send_rate() -> float:
+    import os
+
+    try:
+        return float(os.environ.get(MAX_SEND_RATE_ENV) or DEFAULT_MAX_SEND_RATE)
+    except ValueError:
+        return DEFAULT_MAX_SEND_RATE
+
+
+def _over_rate() -> bool:
+    import time
+
+    now = time.monotonic()
+    while _ACCEPTED and _ACCEPTED[0] <= now - 1.0:
+        _ACCEPTED.pop(0)
+    if len(_ACCEPTED) >= max_send_rate():
+        return True
+    _ACCEPTED.append(now)
+    return False
+
+
+def _get_account(self) -> str:
+    """SES v2 GetAccount (moto has none): the quota the local SES plays."""
+    import json
+
+    rate = max_send_rate()
+    return json.dumps(
+        {
+            "SendQuota": {"Max24HourSend": 50000.0, "MaxSendRate": rate, "SentLast24Hours": float(count())},
+            "SendingEnabled": True,
+            "ProductionAccessEnabled": True,
+            "DedicatedIpAutoWarmupEnabled": False,
+            "EnforcementStatus": "HEALTHY",
+        }
+    )
 
 
 def _simulate_feedback(request: dict, ses_id: str, tags: dict[str, str]) -> None:

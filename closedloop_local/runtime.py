@@ -160,6 +160,7 @@ class Runtime:
             invoker=self.invoker,
         )
         self.scheduler = Scheduler(self.clock, self.invoker)
+        self.scheduler.sqs = boto3.client("sqs", endpoint_url=endpoint, region_name=aws.REGION)
         self.gateway.add_function_routes()
         local_routes.add(self.gateway, self)
         s3_proxy.add(self.gateway, endpoint)

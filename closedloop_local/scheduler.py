@@ -96,6 +96,36 @@ class UnknownSchedule(KeyError):
     pass
 
 
+_AT = re.compile(r"^at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)$")
+
+
+def fire_one_time(now: datetime, sqs: Any) -> int:
+    """Fire every one-time schedule (`at(...)`, in moto's Scheduler backend) whose instant has come on the runtime
+    clock: put its input on its target queue, as EventBridge Scheduler's SQS target does, then delete it
+    (ActionAfterCompletion DELETE). How many fired."""
+    from moto.scheduler.models import scheduler_backends
+
+    from .aws import ACCOUNT_ID, REGION
+
+    backend = scheduler_backends[ACCOUNT_ID][REGION]
+    fired = 0
+    for group in list(backend.schedule_groups.values()):
+        for schedule in list(group.schedules.values()):
+            match = _AT.match(schedule.schedule_expression or "")
+            if not match:
+                continue
+            zone = ZoneInfo(schedule.schedule_expression_timezone or "UTC")
+            if datetime.fromisoformat(match.group(1)).replace(tzinfo=zone) > now:
+                continue
+            target = schedule.target
+            queue_name = target["Arn"].rsplit(":", 1)[-1]
+            url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
+            sqs.send_message(QueueUrl=url, MessageBody=target.get("Input") or "{}")
+            group.schedules.pop(schedule.name, None)
+            fired += 1
+    return fired
+
+
 class Scheduler:
     def __init__(self, clock: Any, invoker: Any, schedules: dict[str, wiring.Function] | None = None) -> None:
         self._clock = clock
@@ -104,6 +134,11 @@ class Scheduler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.fired: list[tuple[str, datetime]] = []
+        self.sqs: Any = None  # set by the runtime: one-time schedules put their input on a queue
+
+    def fire_due(self) -> int:
+        """Fire the one-time schedules due on the runtime clock (the drain does this before delivering)."""
+        return fire_one_time(self._clock.now(), self.sqs) if self.sqs is not None else 0
 
     def run(self, name: str) -> Any:
         """Run schedule `name` once now, as EventBridge Scheduler would; the handler's return value."""
@@ -133,6 +168,11 @@ class Scheduler:
         due = {name: self._next(f, last) for name, f in self.schedules.items()}
         while not self._stop.wait(TICK_S):
             now = self._clock.now()
+            if self.sqs is not None:
+                try:
+                    fire_one_time(now, self.sqs)
+                except Exception:  # a failing run must not stop the ticker
+                    traceback.print_exc()
             for name, function in self.schedules.items():
                 if now < last:  # the clock was moved back: plan from the new present
                     due[name] = self._next(function, now)

@@ -55,6 +55,7 @@ SENDS = Family(
         "failed_render",
         "failed_rejected",
         "possibly_sent",
+        "skipped_cancelled",
     ),
 )
 FAMILIES = (CLICKS, OPENS, SENDS)
@@ -119,6 +120,7 @@ BUSINESS_GRAPHS = (
                 "skipped_topic",
                 "skipped_suppressed",
                 "skipped_duplicate",
+                "skipped_cancelled",
             )
         ),
     ),

@@ -25,6 +25,7 @@ from infra.constructs.functions import CONTENT_DIR, Functions, Layers
 from infra.constructs.http_api import HttpApi
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.nag import acknowledge, arn_placeholder
+from infra.constructs.one_time_schedules import OneTimeScheduleGroups
 from infra.constructs.scheduling import Scheduling
 from infra.constructs.sending import Sending
 from infra.constructs.streams import Streams
@@ -117,6 +118,8 @@ class ClosedloopStack(Stack):
             )
             for api in wiring.APIS
         }
+        queues = {queue.id: sending.queues[queue.id] for queue in wiring.QUEUES}
+        one_time = OneTimeScheduleGroups(self, "OneTimeSchedules", queues=queues)
         functions = Functions(
             self,
             "Functions",
@@ -132,6 +135,7 @@ class ClosedloopStack(Stack):
                 wiring.SENDER_ENV: settings.sender,
                 wiring.CONFIGURATION_SET_ENV: sending.configuration_set.configuration_set_name,
                 wiring.CONTENT_DIR_ENV: CONTENT_DIR,
+                **one_time.environment(queues),
             },
         )
         streams = Streams(self, "Streams")
@@ -154,6 +158,10 @@ class ClosedloopStack(Stack):
                 bus.route(spec, function)
             if spec.schedule:
                 scheduling.add(spec, function)
+            if spec.creates_schedules:
+                one_time.grant(spec, function)
+            if spec.reads_send_quota:
+                sending.grant_read_send_quota(function)
 
         alarm_topic = AlarmTopic(self, "Alarms")
         monitoring = Monitoring(
@@ -187,7 +195,7 @@ class ClosedloopStack(Stack):
         self.data, self.sending, self.bus, self.apis = data, sending, bus, apis
         self.functions, self.streams, self.scheduling = functions, streams, scheduling
         self.alarm_topic, self.monitoring = alarm_topic, monitoring
-        self.buckets = buckets
+        self.buckets, self.one_time_schedules = buckets, one_time
 
     @staticmethod
     def _grant(spec: wiring.Function, function: lambda_.Function, *, data: Data, sending: Sending, bus: Bus) -> None:

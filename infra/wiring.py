@@ -108,7 +108,9 @@ RELEASE_QUEUE = Queue(id="release", env="RELEASE_QUEUE_URL", max_receive_count=5
 # CSV imports: the bucket's notifications of new files, and the chunks each file is split into.
 IMPORT_FILES_QUEUE = Queue(id="import-files", env="IMPORT_FILES_QUEUE_URL", max_receive_count=3)
 IMPORT_CHUNKS_QUEUE = Queue(id="import-chunks", env="IMPORT_CHUNKS_QUEUE_URL", max_receive_count=5)
-QUEUES = (SEND_QUEUE, REACTIONS_QUEUE, RELEASE_QUEUE, IMPORT_FILES_QUEUE, IMPORT_CHUNKS_QUEUE)
+# Campaign dispatch jobs (closedloop.dispatch): audience scan pages, fan-outs, page sends, the A/B winner, stages.
+DISPATCH_QUEUE = Queue(id="dispatch", env="DISPATCH_QUEUE_URL", max_receive_count=5)
+QUEUES = (SEND_QUEUE, REACTIONS_QUEUE, RELEASE_QUEUE, IMPORT_FILES_QUEUE, IMPORT_CHUNKS_QUEUE, DISPATCH_QUEUE)
 
 # --- buckets ----------------------------------------------------------------------------------------------------
 
@@ -235,6 +237,29 @@ class ScheduleTrigger:
     timezone: str = "UTC"
 
 
+@dataclass(frozen=True)
+class OneTimeSchedules:
+    """A group of one-time EventBridge Scheduler schedules (`at(...)`, deleted after they fire) whose target is a
+    queue: the schedule puts its input (a job) on it, assuming a role the stack creates for that queue alone.
+    Functions that create schedules in the group declare it in `creates_schedules`."""
+
+    id: str
+    group_env: str  # the schedule group's name
+    role_env: str  # the ARN of the role the schedules assume (iam:PassRole on it alone)
+    target: Queue
+    target_arn_env: str  # the target queue's ARN
+
+
+CAMPAIGN_SCHEDULES = OneTimeSchedules(
+    id="campaigns",
+    group_env="SCHEDULE_GROUP",
+    role_env="SCHEDULE_ROLE_ARN",
+    target=DISPATCH_QUEUE,
+    target_arn_env="DISPATCH_QUEUE_ARN",
+)
+ONE_TIME_SCHEDULES = (CAMPAIGN_SCHEDULES,)
+
+
 # --- functions --------------------------------------------------------------------------------------------------
 
 
@@ -267,6 +292,11 @@ class Function:
     uses_content: bool = False
     # Imports pydantic (the admin API's OpenAPI validation): gets the pydantic layer. No other function ships it.
     uses_pydantic: bool = False
+    # One-time schedule groups the function creates and deletes schedules in (scheduler:Create/DeleteSchedule on
+    # the group, iam:PassRole on its role).
+    creates_schedules: tuple[OneTimeSchedules, ...] = ()
+    # Reads the SES account's sending quota (ses:GetAccount: the maximum send rate).
+    reads_send_quota: bool = False
 
     def __post_init__(self) -> None:
         for api in self.knows_urls:
@@ -341,14 +371,24 @@ ADMIN = Function(
         Route(ADMIN_API, "GET", "/v1/segments/{segment_id}"),
         Route(ADMIN_API, "POST", "/v1/segments/{segment_id}/preview"),
         Route(ADMIN_API, "POST", "/v1/segments/preview"),
+        Route(ADMIN_API, "POST", "/v1/campaigns"),
+        Route(ADMIN_API, "GET", "/v1/campaigns"),
+        Route(ADMIN_API, "GET", "/v1/campaigns/{campaign_id}"),
+        Route(ADMIN_API, "POST", "/v1/campaigns/{campaign_id}/send"),
+        Route(ADMIN_API, "POST", "/v1/campaigns/{campaign_id}/pause"),
+        Route(ADMIN_API, "POST", "/v1/campaigns/{campaign_id}/resume"),
+        Route(ADMIN_API, "POST", "/v1/campaigns/{campaign_id}/cancel"),
     ),
     # The ledger: the status record of each message it accepts, read back by GET /v1/messages/{message_id}.
     # Activity, held and deferred: a GDPR export reads and an erasure deletes what they hold about the person.
-    # Campaigns: saved segments (a preview scans the profiles, reading suppression entries in the ledger).
+    # Campaigns: saved segments (a preview scans the profiles, reading suppression entries in the ledger); campaign
+    # definitions and their lifecycle.
     reads=(PROFILES, LEDGER, ACTIVITY, HELD, DEFERRED, CAMPAIGNS),
     writes=(PROFILES, ACTIVITY, LEDGER, HELD, DEFERRED, CAMPAIGNS),
-    # Resuming a sending pause queues the release job.
-    sends_to=(SEND_QUEUE, RELEASE_QUEUE),
+    # Resuming a sending pause queues the release job; sending or resuming a campaign queues dispatch jobs.
+    sends_to=(SEND_QUEUE, RELEASE_QUEUE, DISPATCH_QUEUE),
+    # A campaign's send_at (a one-time schedule); cancel deletes its pending schedules.
+    creates_schedules=(CAMPAIGN_SCHEDULES,),
     # The API key is checked in the function (constant time) so a missing and a wrong key both get 401, locally
     # and in the cloud alike; see ARCHITECTURE.md "Admin authentication in the function". The erasure key hashes
     # an erased address onto the suppression list (and finds it there).
@@ -368,11 +408,12 @@ SENDER = Function(
     folder="sender",
     description="The send gate: consent, ledger, render, SES.",
     queue_trigger=QueueTrigger(SEND_QUEUE, batch_size=10, max_concurrency=5),
-    reads=(PROFILES, LEDGER),
+    # CAMPAIGNS: a campaign's status once per batch (paused: its requests are parked there; cancelled: skipped);
+    # a throttle slows the campaign's pacing; a campaign message's outcome is counted in its statistics.
+    reads=(PROFILES, LEDGER, CAMPAIGNS),
     # HELD: a marketing message that meets a sending pause is held there. DEFERRED: a capped message that must wait
     # beyond SQS's 15-minute delay (quiet hours, frequency cap). PROFILES: a sent mail's offers are added to
-    # offers_sent in the transaction that marks it sent (closedloop.offers). CAMPAIGNS: a campaign message's
-    # outcome is counted in its statistics (closedloop.campaign_stats).
+    # offers_sent in the transaction that marks it sent (closedloop.offers).
     writes=(LEDGER, HELD, DEFERRED, PROFILES, CAMPAIGNS),
     sends_to=(SEND_QUEUE,),
     # ERASURE_KEY: the gate refuses an erased address by its keyed hash.
@@ -525,6 +566,22 @@ IMPORT_CHUNKS = Function(
     timeout_s=60,
 )
 
+DISPATCH = Function(
+    name="dispatch",
+    folder="dispatch",
+    description="Campaign dispatch: scans the audience page by page, then queues each page's send requests, paced.",
+    queue_trigger=QueueTrigger(DISPATCH_QUEUE, batch_size=1, max_concurrency=8),
+    # Profiles: the audience scan; ledger: holdout records written, conversions read; suppression entries.
+    reads=(PROFILES, LEDGER, CAMPAIGNS),
+    writes=(LEDGER, CAMPAIGNS),
+    sends_to=(SEND_QUEUE, DISPATCH_QUEUE),  # send requests; its own next jobs
+    creates_schedules=(CAMPAIGN_SCHEDULES,),  # the A/B winner and each stage, once the first send started
+    reads_send_quota=True,  # pacing follows the SES account's maximum send rate
+    uses_content=True,  # config: [campaigns] scan_segments
+    memory_mb=512,
+    timeout_s=120,
+)
+
 SUBSCRIBE = Function(
     name="subscribe",
     folder="subscribe",
@@ -599,6 +656,7 @@ FUNCTIONS = (
     IMPORT_CHUNKS,
     DEFERRALS,
     CONVERSIONS,
+    DISPATCH,
 )
 
 # SQS visibility must outlast every retry of the consumer's batch (AWS guidance: six times the function timeout).
@@ -631,6 +689,10 @@ def environment_names(function: Function) -> dict[str, str]:
         names[bucket.env] = bucket.id
     if function.publishes_events:
         names[BUS_ENV] = "bus"
+    for group in function.creates_schedules:
+        names[group.group_env] = group.id
+        names[group.role_env] = group.id
+        names[group.target_arn_env] = group.target.id
     return names
 
 

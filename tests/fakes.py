@@ -808,3 +808,154 @@ class FakeCampaignReach:
 
     def touches(self, profile_id: str) -> list:
         return list(self.sent.get(profile_id, []))
+
+
+class FakeCampaignStore:
+    """A CampaignStore in memory: the campaign items, audience pages, progress sets, parked items, and the ledger's
+    holdout and conversion records (`ledger` keys -> items)."""
+
+    def __init__(self) -> None:
+        import copy
+
+        self._copy = copy.deepcopy
+        self.campaigns: dict[str, dict] = {}
+        self.listing: list[tuple[str, str]] = []  # (created_at#id, id)
+        self.pages: dict[tuple[str, int, int], dict] = {}
+        self.done: dict[tuple[str, str], dict[str, int]] = {}  # (campaign, phase) -> page key -> recipients
+        self.parked_items: dict[str, dict[str, tuple[str, object]]] = {}
+        self.ledger: dict[str, dict] = {}
+
+    def create(self, campaign_id: str, definition: dict, created_at: str) -> None:
+        assert campaign_id not in self.campaigns
+        self.campaigns[campaign_id] = {
+            "campaign_id": campaign_id,
+            "name": definition["name"],
+            "status": "draft",
+            "definition": self._copy(definition),
+            "created_at": created_at,
+            "updated_at": created_at,
+            **({"send_at": definition["send_at"]} if definition.get("send_at") else {}),
+        }
+        self.listing.append((f"{created_at}#{campaign_id}", campaign_id))
+
+    def get(self, campaign_id: str, consistent: bool = True) -> dict | None:
+        found = self.campaigns.get(campaign_id)
+        return self._copy(found) if found else None
+
+    def status(self, campaign_id: str) -> str | None:
+        found = self.campaigns.get(campaign_id)
+        return found["status"] if found else None
+
+    def list(self, limit: int, cursor: str | None) -> tuple[list[dict], str | None]:
+        ordered = sorted(self.listing, reverse=True)
+        if cursor:
+            ordered = [entry for entry in ordered if entry[0] < cursor]
+        page = ordered[:limit]
+        next_cursor = page[-1][0] if len(ordered) > limit else None
+        return [self.get(campaign_id) for _, campaign_id in page], next_cursor
+
+    def progress(self, campaign_id: str) -> dict:
+        return {
+            phase: {"pages_done": len(pages), "queued": sum(pages.values())}
+            for (cid, phase), pages in self.done.items()
+            if cid == campaign_id
+        }
+
+    def transition(self, campaign_id, from_statuses, to, now, changes=None):
+        campaign = self.campaigns[campaign_id]
+        if campaign["status"] not in from_statuses:
+            return None
+        campaign.update(self._copy(changes or {}), status=to, updated_at=now)
+        return self.get(campaign_id)
+
+    def advance(self, campaign_id: str, from_phase: str, to_phase: str, changes: dict) -> bool:
+        campaign = self.campaigns[campaign_id]
+        if campaign.get("phase") != from_phase:
+            return False
+        campaign.update(self._copy(changes), phase=to_phase)
+        return True
+
+    def put_page(self, campaign_id: str, segment: int, page: int, ids: list[str], before: int) -> None:
+        self.pages[(campaign_id, segment, page)] = {"ids": list(ids), "before": before}
+
+    def get_page(self, campaign_id: str, segment: int, page: int) -> dict:
+        return self._copy(self.pages[(campaign_id, segment, page)])
+
+    def segment_scanned(self, campaign_id: str, segment: int, pages: int, count: int) -> dict:
+        campaign = self.campaigns[campaign_id]
+        campaign["scanned"] = sorted({*campaign.get("scanned", []), segment})
+        campaign["segment_pages"][str(segment)] = pages
+        campaign["segment_counts"][str(segment)] = count
+        return self.get(campaign_id)
+
+    def page_done(self, campaign_id: str, phase: str, page_key: str, recipients: int) -> int:
+        pages = self.done.setdefault((campaign_id, phase), {})
+        pages.setdefault(page_key, recipients)
+        return len(pages)
+
+    def phase_done(self, campaign_id: str, phase: str) -> dict:
+        campaign = self.campaigns[campaign_id]
+        campaign["phases_done"] = sorted({*campaign.get("phases_done", []), phase})
+        return self.get(campaign_id)
+
+    def mark_stage_started(self, campaign_id: str, stage: str) -> bool:
+        started = self.campaigns[campaign_id].setdefault("stages_started", [])
+        if stage in started:
+            return False
+        started.append(stage)
+        return True
+
+    def set_winner(self, campaign_id: str, winner: str) -> str:
+        return self.campaigns[campaign_id].setdefault("winner", winner)
+
+    def reserve_slot(self, campaign_id: str, seen: str | None, new: str) -> bool:
+        campaign = self.campaigns[campaign_id]
+        if campaign.get("next_slot") != seen:
+            return False
+        campaign["next_slot"] = new
+        return True
+
+    def note_throttle(self, campaign_id: str) -> None:
+        campaign = self.campaigns[campaign_id]
+        campaign["throttles"] = campaign.get("throttles", 0) + 1
+
+    def park(self, campaign_id: str, key: str, kind: str, body) -> None:
+        self.parked_items.setdefault(campaign_id, {})[key] = (kind, self._copy(body))
+
+    def parked(self, campaign_id: str, after: str | None, limit: int):
+        keys = sorted(k for k in self.parked_items.get(campaign_id, {}) if after is None or k > after)
+        page = keys[:limit]
+        items = [(key, *self.parked_items[campaign_id][key]) for key in page]
+        return items, (page[-1] if len(keys) > limit else None)
+
+    def unpark(self, campaign_id: str, key: str) -> None:
+        self.parked_items.get(campaign_id, {}).pop(key, None)
+
+    def has_parked(self, campaign_id: str) -> bool:
+        return bool(self.parked_items.get(campaign_id))
+
+    def hold_out(self, campaign_id: str, profile_ids: list[str], now: datetime) -> None:
+        for profile_id in profile_ids:
+            self.ledger[f"holdout#{campaign_id}#{profile_id}"] = {"profile_id": profile_id, "at": isoformat(now)}
+
+    def converted(self, campaign_id: str, profile_ids: list[str]) -> set[str]:
+        return {p for p in profile_ids if f"converted#{campaign_id}#{p}" in self.ledger}
+
+
+class FakeDispatchQueue:
+    def __init__(self) -> None:
+        self.items: list[tuple[dict, int]] = []
+
+    def enqueue(self, jobs: list[dict], delay_seconds: int = 0) -> None:
+        self.items.extend((dict(job), delay_seconds) for job in jobs)
+
+
+class FakeOneTimeSchedules:
+    def __init__(self) -> None:
+        self.items: dict[str, tuple[datetime, dict]] = {}
+
+    def create(self, name: str, at: datetime, job: dict) -> None:
+        self.items.setdefault(name, (at, dict(job)))
+
+    def delete(self, name: str) -> None:
+        self.items.pop(name, None)

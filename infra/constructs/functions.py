@@ -140,6 +140,8 @@ class Functions(Construct):
         wildcard = "X-Ray active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords take no resource ARN."
         if spec.stream_trigger:
             wildcard += " The stream event source's dynamodb:ListStreams has no resource-level permissions either."
+        if spec.reads_send_quota:
+            wildcard += " ses:GetAccount (the account's send quota) has no resource-level permissions either."
         acknowledge(role.node.find_child("DefaultPolicy"), "AwsSolutions-IAM5[Resource::*]", wildcard)
         return function
 

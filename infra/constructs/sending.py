@@ -111,3 +111,7 @@ class Sending(Construct):
             actions=["ses:SendEmail", "ses:SendRawEmail"],
             resource_arns=[*self.identity_arns, self.configuration_set_arn],
         )
+
+    def grant_read_send_quota(self, grantee: iam.IGrantable) -> iam.Grant:
+        """ses:GetAccount (the account's maximum send rate): it has no resource-level permissions (Resource *)."""
+        return iam.Grant.add_to_principal(grantee=grantee, actions=["ses:GetAccount"], resource_arns=["*"])

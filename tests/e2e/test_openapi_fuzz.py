@@ -74,7 +74,10 @@ def known(client: LocalClient) -> dict:
     client.drain()
     travellers = {"field": "interests.travel", "op": ">=", "value": 1}
     client.ok("PUT", "/v1/segments/fuzz-travellers", {"name": "Travellers", "rules": travellers})
+    campaign = {"name": "Fuzz", "template": "newsletter-demo", "segment": "fuzz-travellers"}
+    campaign_id = client.ok("POST", "/v1/campaigns", campaign)["campaign_id"]
     names = {
+        "campaign_id": campaign_id,
         "profile_id": "fuzz-ada",
         "message_id": message_id,
         "email": "fuzz-gone@example.com",

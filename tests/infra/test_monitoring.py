@@ -148,6 +148,7 @@ def test_the_dashboard_shows_the_business_next_to_the_technical_graphs(resources
         "Send_skipped_topic",
         "Send_skipped_suppressed",
         "Send_skipped_duplicate",
+        "Send_skipped_cancelled",
     ]
     assert graphs["Mail failed, by reason"] == ["Send_failed_render", "Send_failed_rejected"]
     assert graphs["Mail possibly sent (each needs a look)"] == ["Send_possibly_sent"]

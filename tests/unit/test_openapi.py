@@ -16,6 +16,7 @@ from infra import wiring
 from tests.unit.conftest import REPO
 
 BODY_ROUTES = {
+    ("POST", "/v1/campaigns"),
     ("PUT", "/v1/profiles/{profile_id}"),
     ("POST", "/v1/events"),
     ("POST", "/v1/messages"),

@@ -138,6 +138,15 @@ class OffersConfig(NamedTuple):
     max_per_person: int = 3
 
 
+class CampaignsConfig(NamedTuple):
+    # Parallel scan segments of the profiles table a campaign's audience is read in (one queue message per page).
+    scan_segments: int = 8
+    # Profiles per audience page (one scan page, one stored page of ids, one dispatch job).
+    page_size: int = 1000
+    # A campaign's window (its goal counts within it) ends this many days after its last stage's send.
+    window_tail_days: int = 7
+
+
 class Config(NamedTuple):
     thresholds: tuple[ThresholdRule, ...]
     birthday: BirthdayConfig
@@ -150,6 +159,7 @@ class Config(NamedTuple):
     frequency_cap: FrequencyCapConfig = FrequencyCapConfig()
     quiet_hours: QuietHoursConfig = QuietHoursConfig()
     offers: OffersConfig = OffersConfig()
+    campaigns: CampaignsConfig = CampaignsConfig()
 
     @property
     def topic_ids(self) -> tuple[str, ...]:
@@ -201,6 +211,7 @@ def _section(data: dict, shape: type[NamedTuple], where: str) -> Any:
 SECTIONS = {"thresholds", "birthday", "we_miss_you", "tracking", "mail", "bots", "topics", "double_opt_in"}
 SECTIONS |= {"frequency_cap", "quiet_hours"}
 SECTIONS |= {"offers"}
+SECTIONS |= {"campaigns"}
 
 
 def parse_config(data: dict) -> Config:
@@ -228,6 +239,7 @@ def parse_config(data: dict) -> Config:
         frequency_cap=_section(data.get("frequency_cap", {}), FrequencyCapConfig, "[frequency_cap]"),
         quiet_hours=_section(data.get("quiet_hours", {}), QuietHoursConfig, "[quiet_hours]"),
         offers=_section(data.get("offers", {}), OffersConfig, "[offers]"),
+        campaigns=_section(data.get("campaigns", {}), CampaignsConfig, "[campaigns]"),
     )
     _check_values(config)
     return config
@@ -257,6 +269,7 @@ def _check_values(config: Config) -> None:
     _check_pacing(config)
     if config.offers.max_per_person < 1:
         raise ConfigError(f"{CONFIG_FILE}: offers max_per_person must be >= 1")
+    _check_campaigns(config.campaigns)
 
 
 def _check_bots(bots: BotsConfig) -> None:
@@ -300,6 +313,16 @@ def _check_pacing(config: Config) -> None:
     for name in ("start", "end"):
         if not CLOCK_TIME.match(getattr(quiet, name)):
             raise ConfigError(f'{CONFIG_FILE}: quiet_hours {name} must be a time like "21:00" (HH:MM, 00:00 to 23:59)')
+
+
+def _check_campaigns(campaigns: CampaignsConfig) -> None:
+    if not 1 <= campaigns.scan_segments <= 1000:
+        raise ConfigError(f"{CONFIG_FILE}: campaigns scan_segments must be 1..1000")
+    # A page of ids is one item: 2,000 ids of 64 characters stay well under DynamoDB's 400 KB.
+    if not 10 <= campaigns.page_size <= 2000:
+        raise ConfigError(f"{CONFIG_FILE}: campaigns page_size must be 10..2000")
+    if not 0 <= campaigns.window_tail_days <= 90:
+        raise ConfigError(f"{CONFIG_FILE}: campaigns window_tail_days must be 0..90")
 
 
 @lru_cache(maxsize=4)

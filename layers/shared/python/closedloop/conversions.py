@@ -18,11 +18,11 @@ A click on a campaign's link also counts `clicks_human_unique` once per stage an
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, NamedTuple
 
+from closedloop import campaigns
 from closedloop.campaign_stats import HOLDOUT_STAGE
 from closedloop.clock import parse_instant
 from closedloop.values import Activity, CampaignRef
@@ -33,8 +33,6 @@ if TYPE_CHECKING:
 # How long after its last planned send a campaign still counts conversions (the campaigns engineer's
 # `[campaigns] window_tail_days`, 7 by default).
 WINDOW_TAIL = timedelta(days=7)
-_DURATION = re.compile(r"^([1-9][0-9]{0,4})([mhdw])$")
-_UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
 
 
 class Goal(NamedTuple):
@@ -60,13 +58,9 @@ class Touch(NamedTuple):
         return CampaignRef(self.campaign_id, self.stage, self.variant)
 
 
-def _duration(text: object) -> timedelta:
-    match = _DURATION.match(text) if isinstance(text, str) else None
-    return int(match.group(1)) * _UNITS[match.group(2)] if match else timedelta(0)
-
-
 def goal_of(campaign: dict | None, tail: timedelta = WINDOW_TAIL) -> Goal | None:
-    """The goal and window of a stored campaign (`definition`, `started_at`, or `window_until` where stored)."""
+    """The goal and window of a stored campaign (`definition`, `started_at`, and `window_until`, which the dispatcher
+    stores when the campaign starts; computed with `tail` for one stored without it)."""
     definition = (campaign or {}).get("definition") or {}
     goal = definition.get("goal")
     if not isinstance(goal, dict) or not (goal.get("click") is True or isinstance(goal.get("event"), str)):
@@ -77,13 +71,7 @@ def goal_of(campaign: dict | None, tail: timedelta = WINDOW_TAIL) -> Goal | None
     starts = parse_instant(campaign["started_at"])
     if campaign.get("window_until"):
         return Goal(click, event, starts, parse_instant(campaign["window_until"]))
-    last = starts + _duration((definition.get("ab") or {}).get("wait"))
-    for stage in definition.get("stages") or []:
-        if isinstance(stage, dict) and isinstance(stage.get("at"), str):
-            last = max(last, parse_instant(stage["at"]))
-        elif isinstance(stage, dict):
-            last = max(last, starts + _duration(stage.get("after")))
-    return Goal(click, event, starts, last + tail)
+    return Goal(click, event, starts, campaigns.window_until(definition, starts, tail))
 
 
 def after_human_click(activity: Activity, stats: CampaignStats, reach: CampaignReach) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from closedloop.values import Activity, CampaignRef, ClickRecord, DueEntry, Link, MessageStatus
 
@@ -361,3 +361,86 @@ class CampaignReach(Protocol):
     def touches(self, profile_id: str) -> list[Touch]:
         """Every campaign mail sent to the person (send key, stage, variant, when) and every A/B holdout they are
         in (stage HOLDOUT_STAGE), from the ledger's by_profile index."""
+
+
+class CampaignStore(Protocol):
+    """Campaigns and what one keeps while it runs (closedloop.campaigns, closedloop.dispatch), in the campaigns
+    table; plus its holdout and conversion records in the ledger (closedloop.campaign_keys)."""
+
+    def create(self, campaign_id: str, definition: dict, created_at: str) -> None: ...
+
+    def get(self, campaign_id: str, consistent: bool = True) -> dict | None:
+        """The campaign: campaign_id, name, status, definition, timestamps and its dispatch state."""
+
+    def list(self, limit: int, cursor: str | None) -> tuple[list[dict], str | None]:
+        """Newest first; the opaque cursor of the next page (None: the last)."""
+
+    def progress(self, campaign_id: str) -> dict:
+        """Per phase: pages done and recipients queued."""
+
+    def transition(
+        self, campaign_id: str, from_statuses: tuple[str, ...], to: str, now: str, changes: dict | None = None
+    ) -> dict | None:
+        """Move the status (and set `changes`) if it is one of `from_statuses`; the campaign after, else None."""
+
+    def advance(self, campaign_id: str, from_phase: str, to_phase: str, changes: dict) -> bool:
+        """Move the dispatch phase if it is still `from_phase` (one worker wins)."""
+
+    def put_page(self, campaign_id: str, segment: int, page: int, ids: list[str], before: int) -> None: ...
+
+    def get_page(self, campaign_id: str, segment: int, page: int) -> dict:
+        """{"ids", "before"}, strongly consistent."""
+
+    def segment_scanned(self, campaign_id: str, segment: int, pages: int, count: int) -> dict:
+        """Record a scanned segment (idempotent); the campaign after (its `scanned` set and counts)."""
+
+    def page_done(self, campaign_id: str, phase: str, page_key: str, recipients: int) -> int:
+        """Mark a page of a phase done (once); how many pages of the phase are done."""
+
+    def phase_done(self, campaign_id: str, phase: str) -> dict:
+        """Add the phase to `phases_done` (idempotent); the campaign after."""
+
+    def mark_stage_started(self, campaign_id: str, stage: str) -> bool:
+        """True for the first caller only."""
+
+    def set_winner(self, campaign_id: str, winner: str) -> str:
+        """Store the A/B winner unless one is stored; the one that stands."""
+
+    def reserve_slot(self, campaign_id: str, seen: str | None, new: str) -> bool:
+        """Move `next_slot` from `seen` to `new`; False if another page moved it meanwhile."""
+
+    def note_throttle(self, campaign_id: str) -> None:
+        """SES throttled one of the campaign's mails: later pages go slower."""
+
+    def park(self, campaign_id: str, key: str, kind: str, body: Any) -> None:
+        """Keep a job ("job": a dispatch job) or requests ("requests": SendRequest JSON texts) until resume."""
+
+    def parked(self, campaign_id: str, after: str | None, limit: int) -> tuple[list[tuple[str, str, Any]], str | None]:
+        """(key, kind, body) of parked items, strongly consistent; the next cursor."""
+
+    def unpark(self, campaign_id: str, key: str) -> None: ...
+
+    def has_parked(self, campaign_id: str) -> bool: ...
+
+    def status(self, campaign_id: str) -> str | None:
+        """The status alone, strongly consistent (the send gate's per-batch check)."""
+
+    def hold_out(self, campaign_id: str, profile_ids: list[str], now: datetime) -> None:
+        """Write `holdout#<campaign>#<profile>` ledger records (with profile_id): they get nothing, measured."""
+
+    def converted(self, campaign_id: str, profile_ids: list[str]) -> set[str]:
+        """Those of `profile_ids` whose `converted#<campaign>#<profile>` record exists (BatchGetItem per 100)."""
+
+
+class DispatchQueue(Protocol):
+    def enqueue(self, jobs: list[dict], delay_seconds: int = 0) -> None: ...
+
+
+class OneTimeSchedules(Protocol):
+    """One-time EventBridge Scheduler schedules that put a dispatch job on the dispatch queue at an instant."""
+
+    def create(self, name: str, at: datetime, job: dict) -> None:
+        """Idempotent: a schedule of that name already there stands."""
+
+    def delete(self, name: str) -> None:
+        """Idempotent: a schedule already gone (fired or deleted) is fine."""

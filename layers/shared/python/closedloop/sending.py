@@ -70,6 +70,8 @@ class SendRequest:
     # The frequency cap and quiet hours apply (campaigns; automations that opt in; POST /v1/messages "capped").
     # Transactional mail is exempt even when capped.
     capped: bool = False
+    # Replaces the template's subject (an A/B variant's); rendered in the same sandbox with the same variables.
+    subject: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -102,6 +104,7 @@ class Outcome(str, Enum):
     FAILED_RENDER = "failed_render"
     FAILED_REJECTED = "failed_rejected"
     POSSIBLY_SENT = "possibly_sent"
+    CANCELLED = "skipped_cancelled"  # its campaign was cancelled (closedloop.dispatch.gate)
 
 
 class SendResult(NamedTuple):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from functools import lru_cache
 from typing import TypeVar
 
@@ -219,6 +220,58 @@ def campaign_reach():
     return DynamoCampaignReach(settings())
 
 
+@lru_cache(maxsize=1)
+def campaign_store():
+    from closedloop.adapters.campaigns import DynamoCampaignStore
+
+    return DynamoCampaignStore(settings())
+
+
+@lru_cache(maxsize=1)
+def dispatch_queue():
+    from closedloop.adapters.campaigns import SqsDispatchQueue
+
+    return SqsDispatchQueue(settings())
+
+
+@lru_cache(maxsize=1)
+def one_time_schedules():
+    from closedloop.adapters.campaigns import SchedulerOneTimeSchedules
+
+    return SchedulerOneTimeSchedules(settings())
+
+
+@lru_cache(maxsize=1)
+def send_rate():
+    """The SES account's maximum send rate, read once per container (closedloop.dispatch paces by it)."""
+    from closedloop.adapters.campaigns import SesSendRate
+
+    return SesSendRate()
+
+
+def dispatcher():
+    """closedloop.dispatch.Dispatch with this container's collaborators, at the clock's now."""
+    from closedloop import audience
+    from closedloop.dispatch import Dispatch
+
+    c = config().campaigns
+    return Dispatch(
+        store=campaign_store(),
+        queue=dispatch_queue(),
+        send_queue=send_queue(),
+        schedules=one_time_schedules(),
+        scan=profile_scan(),
+        targets=audience.targets,
+        suppressions=suppressions(),
+        stats=campaign_stats(),
+        send_rate=send_rate(),
+        now=clock().now(),
+        scan_segments=c.scan_segments,
+        page_size=c.page_size,
+        window_tail=timedelta(days=c.window_tail_days),
+    )
+
+
 def _secret(name: str, force_fetch: bool = False) -> dict:
     from aws_lambda_powertools.utilities import parameters
 
@@ -354,6 +407,10 @@ def reset() -> None:
         deferred_items,
         campaign_stats,
         campaign_reach,
+        campaign_store,
+        dispatch_queue,
+        one_time_schedules,
+        send_rate,
     ):
         factory.cache_clear()
     load_config.cache_clear()

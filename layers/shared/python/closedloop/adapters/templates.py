@@ -260,6 +260,8 @@ class JinjaRenderer:
             "offers": collector.offers_for(self._pools, profile, now or self._clock()),
         }
         subject, html, text = (self._render_part(f"{request.template}/{part}", variables) for part in PARTS)
+        if request.subject is not None:  # an A/B variant's subject line, in the same sandbox
+            subject = self._render_text(request.subject, variables)
         links = RenderedLinks(
             link_set=_cached_link_set_id(tuple(collector.numbers), collector.links, request.campaign),
             links=collector.links,
@@ -300,6 +302,12 @@ class JinjaRenderer:
             raise errors.TemplateNotFound(f"template file {error.name} is missing") from error
         except (TemplateSyntaxError, UndefinedError, SecurityError, TypeError) as error:
             raise errors.TemplateError(f"{name}: {error}") from error
+
+    def _render_text(self, source: str, variables: dict) -> str:
+        try:
+            return environment(self._dir).from_string(source).render(variables)
+        except (TemplateSyntaxError, UndefinedError, SecurityError, TypeError) as error:
+            raise errors.TemplateError(f"subject: {error}") from error
 
     def _resolve_links(
         self, body: str, marker: str, message_id: str, profile_id: str, links: RenderedLinks, urls: dict[int, str]

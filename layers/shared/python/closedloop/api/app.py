@@ -11,7 +11,18 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import PynamoDBException
 
 from closedloop import services
-from closedloop.api import events, imports, messages, openapi, privacy, profiles, segments, sending, suppressions
+from closedloop.api import (
+    campaigns,
+    events,
+    imports,
+    messages,
+    openapi,
+    privacy,
+    profiles,
+    segments,
+    sending,
+    suppressions,
+)
 from closedloop.api.body import error_response, json_response
 from closedloop.errors import ClosedloopError, DependencyFailed
 from closedloop.observability import logger
@@ -37,6 +48,7 @@ def build() -> APIGatewayHttpResolver:
         app.include_router(router)
     for router in (sending.router, privacy.router, segments.router):
         app.include_router(router)
+    app.include_router(campaigns.router)
     openapi.serve_document(app)
 
     @app.exception_handler(RequestValidationError)

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, WithJsonSchema
 
-from closedloop import events, pause, profiles, saved_segments, suppression, tokens, validation
+from closedloop import campaigns, events, pause, profiles, saved_segments, suppression, tokens, validation
 
 INSTANT = {"format": "date-time"}
 EMAIL = {"format": "email"}
@@ -322,3 +322,80 @@ class Document(Answer):
     openapi: str
     info: dict[str, Any]
     paths: dict[str, Any]
+
+
+# --- campaigns --------------------------------------------------------------------------------------------------
+
+CAMPAIGN_PART_ID = {"pattern": campaigns.ID.pattern}
+DURATION = {"pattern": "^[1-9][0-9]{0,4}[mhdw]$"}
+
+
+class Variant(RequestBody):
+    id: str = Field(json_schema_extra=CAMPAIGN_PART_ID)
+    subject: str = Field(None, description="Replaces the template's subject (Jinja2, the same variables).")
+    template: str = Field(None, description="Default: the campaign's template.")
+
+
+class AbTest(RequestBody):
+    test_share: float = Field(description="The share of the audience the variants go to (0 < share < 1).")
+    metric: Literal[campaigns.METRICS]
+    wait: str = Field(
+        description="How long after the first send the winner is chosen, e.g. 4h.", json_schema_extra=DURATION
+    )
+    holdout_share: float = Field(None, description="Gets nothing, measured (0 <= share < 1; test + holdout < 1).")
+
+
+class Stage(RequestBody):
+    id: str = Field(json_schema_extra=CAMPAIGN_PART_ID)
+    after: str = Field(None, description="After the first send's start, e.g. 3d.", json_schema_extra=DURATION)
+    at: str = Field(None, description="An instant after send_at (or now).", json_schema_extra=INSTANT)
+    template: str
+    to: Literal["not_converted"] = Field(None, description="The main stage's recipients who have not converted.")
+
+
+class CampaignCreate(RequestBody):
+    """POST /v1/campaigns: "template" and/or "variants"; exactly one of "segment" and "rules"."""
+
+    name: str = Field(max_length=campaigns.MAX_NAME)
+    template: str = Field(None)
+    variants: list[Variant] = Field(None, min_length=1, max_length=campaigns.MAX_VARIANTS)
+    segment: str = Field(None, description="A segment id (PUT /v1/segments/{id}); its rules are read at send.")
+    rules: dict[str, Any] = Field(None, description="Inline segment rules (closedloop.segments).")
+    topic: str = Field(None, description="A configured topic: people who left it are skipped.")
+    send_at: str = Field(None, description="A future instant: /send schedules the campaign.", json_schema_extra=INSTANT)
+    ab: AbTest = Field(None)
+    stages: list[Stage] = Field(None, min_length=1, max_length=campaigns.MAX_STAGES)
+    goal: dict[str, Any] = Field(None, description='{"click": true} or {"event": "purchase"}: what a stage excludes.')
+    context: dict[str, Any] = Field(None, description="Data for the templates.")
+
+
+class CampaignCreated(Answer):
+    campaign_id: str
+    status: Literal["draft"]
+
+
+class CampaignSummary(Answer):
+    campaign_id: str
+    name: str
+    status: Literal[campaigns.STATUSES]
+    created_at: str = Field(json_schema_extra=INSTANT)
+    updated_at: str = Field(json_schema_extra=INSTANT)
+
+
+class Campaign(CampaignSummary):
+    definition: dict[str, Any]
+    send_at: str | None = Field(json_schema_extra=INSTANT)
+    started_at: str | None = Field(description="When the first send started.", json_schema_extra=INSTANT)
+    finished_at: str | None = Field(json_schema_extra=INSTANT)
+    cancelled_at: str | None = Field(json_schema_extra=INSTANT)
+    winner: str | None = Field(description="The A/B winner, once chosen.")
+    phase: str | None = Field(description="audience, main, winner or done while it runs.")
+    targeted: int = Field(description="The audience: people the segment targeted when the campaign was sent.")
+    audience: dict[str, Any]
+    progress: dict[str, Any] = Field(description="Per phase (main, winner, each stage): pages done, requests queued.")
+    stats: dict[str, Any]
+
+
+class CampaignList(Answer):
+    campaigns: list[CampaignSummary]
+    cursor: str | None = Field(description="Pass as ?cursor= for the next page; null: the last page.")
