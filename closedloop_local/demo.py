@@ -26,6 +26,7 @@ from . import foreground, lambdas
 from .client import LocalClient, link_containing, tamper
 from .progress import Progress
 from .runtime import Runtime
+from .stats_command import stats_table
 
 START = "2026-02-23T08:00:00Z"  # a Monday morning: the newsletter goes out
 CLICK_TIME = "2026-02-23T10:30:00Z"
@@ -34,6 +35,11 @@ SCANNED = "p-0003"  # whose company's mail gateway opens every link of every mai
 SCANNER_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131"
 BIRTHDAY_TIME = "2026-02-28T15:00:00Z"  # 28 February, past 09:00 in every zone used (29 February's stand-in day)
 SILENCE_TIME = "2026-04-25T08:00:00Z"  # 61 days after the start
+CAMPAIGN_TIME = "2026-04-27T08:00:00Z"  # a Monday, 10:00 in Berlin: the segmented newsletter goes out
+WINNER_TIME = "2026-04-27T12:05:00Z"  # past the A/B test's 4 h wait
+REMINDER_TIME = "2026-04-29T08:05:00Z"  # past the reminder stage's 2 days
+SUBJECT_A = "Your three picks this week"
+SUBJECT_B = "{% if profile.first_name is defined %}{{ profile.first_name }}, {% endif %}three trips and drives for you"
 ZONES = ("Europe/Berlin", "America/New_York", "Asia/Tokyo", "Australia/Sydney")
 NAMES = (
     "Mia",
@@ -185,6 +191,7 @@ class Story:
         self.preference_unsubscribe()
         self.hard_bounce()
         self.csv_import()
+        self.campaign()
         self.summary()
 
     def newsletter(self) -> None:
@@ -407,6 +414,81 @@ class Story:
         iris = self.c.ok("GET", "/v1/profiles?email=iris@example.org")
         check(iris["consent"]["source"] == "import", f"Iris's consent: {iris['consent']}")
         self.say(f"iris@example.org: {iris['status']}, consent {iris['consent']}")
+
+    def campaign(self) -> None:
+        self.chapter(f"{CAMPAIGN_TIME}  A segmented A/B newsletter with offers picked by interests, and a reminder")
+        self.c.set_clock(CAMPAIGN_TIME)
+        berlin = {"field": "attributes.timezone", "op": "==", "value": "Europe/Berlin"}
+        self.c.ok("PUT", "/v1/segments/berlin", {"name": "Subscribers in Berlin", "rules": berlin})
+        preview = self.c.ok("POST", "/v1/segments/berlin/preview")
+        self.say(f"segment berlin ({berlin}): {preview['count']} subscribed, unsuppressed people")
+        definition = {
+            "name": "Spring picks",
+            "template": "offers-digest",
+            "segment": "berlin",
+            "variants": [{"id": "a", "subject": SUBJECT_A}, {"id": "b", "subject": SUBJECT_B}],
+            "ab": {"test_share": 0.5, "metric": "human_clicks", "wait": "4h", "holdout_share": 0.1},
+            "goal": {"click": True},
+            "stages": [{"id": "reminder", "after": "2d", "template": "offers-digest", "to": "not_converted"}],
+        }
+        campaign_id = self.c.ok("POST", "/v1/campaigns", definition)["campaign_id"]
+        self.say(f"POST /v1/campaigns -> {campaign_id}: variants a/b on half of them, 10 % held out, winner after 4 h")
+        self.c.ok("POST", f"/v1/campaigns/{campaign_id}/send")
+        self.drain_watching_the_outbox(f"POST /v1/campaigns/{campaign_id}/send, then drain")
+        audience = self.c.ok("GET", f"/v1/campaigns/{campaign_id}")["targeted"]
+        check(audience == preview["count"], f"the campaign targeted {audience}, the preview counted {preview['count']}")
+        tested = self.mails("offers-digest")
+        by_variant = Counter("b" if "trips and drives" in m["subject"] else "a" for m in tested)
+        expected_test = round(0.5 * audience)
+        self.say(f"test share: {len(tested)} mails, a: {by_variant['a']}, b: {by_variant['b']} (of {audience})")
+        check(len(tested) == expected_test, f"the test share should be {expected_test} mails, was {len(tested)}")
+        check(abs(by_variant["a"] - by_variant["b"]) <= 1, f"the variants should split evenly: {by_variant}")
+
+        # Three people like variant b's subject and click an offer in it: their clicks settle as a person's.
+        clickers = [m for m in tested if "trips and drives" in m["subject"]][:3]
+        for mail in clickers:
+            response = self.c.click(link_containing(mail["html"], "See the offer", base_url=self.c.base_url))
+            check(response.status == 302, f"an offer click answered {response}")
+        self.settle()
+        self.say(f"{len(clickers)} recipients of b click an offer; 4 h later the test is decided")
+        self.c.set_clock(WINNER_TIME)
+        self.drain_watching_the_outbox("the A/B wait ends (a one-time schedule), drain")
+        shown = self.c.ok("GET", f"/v1/campaigns/{campaign_id}")
+        check(shown["winner"] == "b", f"b had the human clicks, the winner is {shown['winner']}")
+        holdout = round(0.1 * audience)
+        everyone = self.mails("offers-digest")
+        check(
+            len(everyone) == audience - holdout,
+            f"everyone but the holdout ({holdout}) should have one mail: {len(everyone)} of {audience}",
+        )
+        self.say(f"winner: b; the other {len(everyone) - len(tested)} got b, the {holdout} held out got nothing")
+        ada = self.mails("offers-digest", TRAVELLER)
+        if ada:
+            first = re.search(r"<h2[^>]*>([^<]+)</h2>", ada[0]["html"])
+            title = html.unescape(first.group(1)) if first else "?"
+            check("Australia" in title or "Japan" in title or "Zealand" in title, f"Ada's first offer: {title}")
+            self.say(
+                f"Ada (travel interest {self.c.profile(TRAVELLER)['interests'].get('travel')}) sees first: {title}"
+            )
+        else:
+            self.say("Ada is in the holdout this time: no mail for her, and her purchases are measured")
+
+        self.c.set_clock(REMINDER_TIME)
+        self.drain_watching_the_outbox("two days later the reminder stage fires, drain")
+        for mail in clickers:
+            received = self.mails("offers-digest", mail["to"][0].split("@")[0])
+            check(len(received) == 1, f"a clicker reached the goal and must get no reminder: {len(received)} mails")
+        shown = self.c.ok("GET", f"/v1/campaigns/{campaign_id}")
+        reminded = shown["stats"]["stages"]["reminder"]["total"]["sent"]
+        check(
+            reminded == audience - holdout - len(clickers),
+            f"the reminder should reach {audience - holdout - len(clickers)}, sent {reminded}",
+        )
+        self.say(f"reminder: {reminded} mails (not to the {len(clickers)} who clicked, nor the holdout)")
+        check(shown["status"] == "sent", f"the campaign should be sent, is {shown['status']}")
+        self.say(f"GET /v1/campaigns/{campaign_id} (what `closedloop stats {campaign_id}` prints):")
+        for line in stats_table(shown).splitlines():
+            self.say(f"   {line}")
 
     def summary(self) -> None:
         outbox = self.c.outbox()
