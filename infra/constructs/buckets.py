@@ -105,7 +105,7 @@ class Buckets(Construct):
             grantee=function, actions=[action], resource_arns=[bucket.arn_for_objects(f"{spec.prefix}*")]
         )
         acknowledge(
-            function.role.node.find_child("DefaultPolicy"),
+            function.role,
             f"AwsSolutions-IAM5[Resource::{arn_placeholder(bucket)}/{spec.prefix}*]",
             f"The function {verb} the objects under {spec.prefix} of the {spec.id} bucket only, whose keys are "
             "import ids it cannot know in advance; nothing else of the bucket and no other bucket.",

@@ -58,7 +58,7 @@ class OneTimeScheduleGroups(Construct):
                 iam.PolicyStatement(actions=["iam:PassRole"], resources=[self.roles[group_spec.id].role_arn])
             )
             acknowledge(
-                function.role.node.find_child("DefaultPolicy"),
+                function.role,
                 f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:"
                 f"schedule/<{stack.resolve(stack.get_logical_id(group))}>/*]",
                 f"Create and delete one-time schedules in the {group_spec.id} schedule group only (names are made "

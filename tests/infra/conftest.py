@@ -17,6 +17,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 from aws_cdk import App, Stack, assertions  # noqa: E402
 from aws_cdk.cx_api import CloudAssembly  # noqa: E402
 
+from infra import wiring  # noqa: E402
 from infra.app import build_app  # noqa: E402
 from infra.stack import ClosedloopStack  # noqa: E402
 
@@ -63,3 +64,15 @@ def template(synthesized: Synthesized) -> assertions.Template:
 def resources(synthesized: Synthesized) -> dict:
     """The synthesized template's Resources section as plain JSON."""
     return json.loads(synthesized.template_file.read_text())["Resources"]
+
+
+def role_statements(synthesized, resources: dict, function: wiring.Function) -> list[dict]:
+    """Every statement a function's role is given: its default policy and, when that grows past IAM's size limit,
+    the managed overflow policies CDK splits the rest into."""
+    role = synthesized.stack.functions.by_name[function.name].role
+    policies = [child for child in role.node.children if child.node.id.startswith(("DefaultPolicy", "OverflowPolicy"))]
+    return [
+        statement
+        for policy in policies
+        for statement in resources[synthesized.logical_id(policy)]["Properties"]["PolicyDocument"]["Statement"]
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from infra import wiring
+from tests.infra.conftest import role_statements
 
 SPEC = wiring.IMPORTS_BUCKET
 
@@ -77,9 +78,7 @@ def test_only_s3_of_this_account_may_send_to_the_import_files_queue(synthesized,
 
 @pytest.mark.parametrize("spec", wiring.FUNCTIONS, ids=lambda f: f.name)
 def test_each_function_touches_only_the_objects_it_declares_and_only_under_the_prefix(synthesized, resources, spec):
-    role = synthesized.stack.functions.by_name[spec.name].role
-    policy = synthesized.logical_id(role.node.find_child("DefaultPolicy"))
-    statements = resources[policy]["Properties"]["PolicyDocument"]["Statement"]
+    statements = role_statements(synthesized, resources, spec)
     s3 = {
         (action, str(statement["Resource"]))
         for statement in statements

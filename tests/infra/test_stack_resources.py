@@ -9,6 +9,7 @@ from aws_cdk import assertions
 
 from infra import wiring
 from infra.constructs.functions import SERVICE_ENV
+from tests.infra.conftest import role_statements
 
 Match = assertions.Match
 
@@ -161,9 +162,7 @@ def test_layers_are_built_for_python313_on_arm64(template):
 
 @pytest.mark.parametrize("spec", wiring.FUNCTIONS, ids=lambda f: f.name)
 def test_each_function_can_touch_exactly_the_tables_it_declares(synthesized, resources, spec):
-    role = synthesized.stack.functions.by_name[spec.name].role
-    policy = synthesized.logical_id(role.node.find_child("DefaultPolicy"))
-    statements = _props(resources, policy)["PolicyDocument"]["Statement"]
+    statements = role_statements(synthesized, resources, spec)
     tables = {synthesized.logical_id(synthesized.stack.data.tables[t.id]): t for t in wiring.TABLES}
     reached = {
         table_id
@@ -182,12 +181,11 @@ RECORDERS = (wiring.OPEN, wiring.REACTIONS, wiring.ADMIN)
 
 @pytest.mark.parametrize("spec", RECORDERS, ids=lambda f: f.name)
 def test_functions_that_record_activity_may_condition_check_profiles(synthesized, resources, spec):
-    role = synthesized.stack.functions.by_name[spec.name].role
-    policy = synthesized.logical_id(role.node.find_child("DefaultPolicy"))
+    statements = role_statements(synthesized, resources, spec)
     profiles = synthesized.logical_id(synthesized.stack.data.tables[wiring.PROFILES.id])
     allowed = {
         action
-        for statement in _props(resources, policy)["PolicyDocument"]["Statement"]
+        for statement in statements
         if profiles in _refs(statement["Resource"])
         for action in (statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])
     }
@@ -198,12 +196,11 @@ def test_functions_that_record_activity_may_condition_check_profiles(synthesized
 
 def _table_actions(synthesized, resources, spec: wiring.Function, table: wiring.Table) -> set[str]:
     """The DynamoDB actions the function's role allows on the table."""
-    role = synthesized.stack.functions.by_name[spec.name].role
-    policy = synthesized.logical_id(role.node.find_child("DefaultPolicy"))
+    statements = role_statements(synthesized, resources, spec)
     table_id = synthesized.logical_id(synthesized.stack.data.tables[table.id])
     return {
         action
-        for statement in _props(resources, policy)["PolicyDocument"]["Statement"]
+        for statement in statements
         if table_id in _refs(statement["Resource"])
         for action in (statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])
     }
@@ -515,11 +512,10 @@ def test_mail_goes_through_the_configured_configuration_set(template):
 
 
 def test_the_feedback_function_may_touch_only_profiles_and_the_ledger(synthesized, resources):
-    role = synthesized.stack.functions.by_name[wiring.FEEDBACK.name].role
-    policy = synthesized.logical_id(role.node.find_child("DefaultPolicy"))
+    statements = role_statements(synthesized, resources, wiring.FEEDBACK)
     actions = {
         str(action)
-        for statement in _props(resources, policy)["PolicyDocument"]["Statement"]
+        for statement in statements
         for action in (statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])
     }
     services = {action.split(":")[0] for action in actions}
