@@ -75,3 +75,11 @@ def test_a_read_timeout_is_passed_on_as_unknown(mailer, monkeypatch):
     monkeypatch.setattr(ses._client, "send_email", lambda **_: (_ for _ in ()).throw(error))
     with pytest.raises(ReadTimeoutError):
         ses.send(MAIL, RAW)
+
+
+def test_the_ses_client_never_retries_a_send_itself(monkeypatch):
+    # A retry after a read timeout could send twice; a throttle must reach the gate, which defers it durably.
+    made = {}
+    monkeypatch.setattr(boto3, "client", lambda service, config=None: made.setdefault(service, config))
+    client = SesMailer(FixedClock("2026-03-01T12:00:00Z"), None)._client
+    assert client is made["sesv2"] and client.retries["total_max_attempts"] == 1

@@ -13,6 +13,7 @@ from email.utils import parseaddr
 from functools import cached_property
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError
 
 from closedloop.clock import Clock
@@ -29,7 +30,9 @@ class SesMailer:
 
     @cached_property
     def _client(self):
-        return boto3.client("sesv2")
+        # No retries inside botocore: a retried SendEmail after a read timeout could send twice, and a throttled one
+        # should come back through the gate's own deferral (durable, counted, paced) rather than wait in a worker.
+        return boto3.client("sesv2", config=Config(retries={"mode": "standard", "total_max_attempts": 1}))
 
     def send(self, mail: OutgoingMail, raw: bytes) -> str:
         request = {
