@@ -62,6 +62,18 @@ def parse(**changes):
             },
             "stages[0].at must lie after",
         ),
+        ({"goal": {"click": True}, "stages": [{"id": "winner", "after": "3d", "template": "reminder"}]}, "reserved"),
+        ({"goal": {"click": True}, "stages": [{"id": "holdout", "after": "3d", "template": "reminder"}]}, "reserved"),
+        ({"variants": [{"id": "-", "subject": "x"}, {"id": "b", "subject": "y"}]}, "variants[0].id"),
+        ({"variants": VARIANTS, "ab": {**AB, "wait": "5w"}}, "ab.wait may be at most 30 days"),
+        ({"goal": {"click": True}, "stages": [{"id": "r", "after": "31d", "template": "reminder"}]}, "at most 30"),
+        (
+            {
+                "goal": {"click": True},
+                "stages": [{"id": "r", "at": iso(NOW + timedelta(days=40)), "template": "reminder"}],
+            },
+            "stages[0].at may lie at most 30 days",
+        ),
         ({"goal": {"event": "Purchase!"}}, "goal must be"),
         ({"name": ""}, "name must be text"),
         ({"colour": "red"}, "unknown field(s): colour"),

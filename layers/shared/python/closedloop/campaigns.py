@@ -25,7 +25,12 @@ if TYPE_CHECKING:
     from closedloop.ports import CampaignStore, SegmentStore
 
 MAIN = "main"  # the stage id of a campaign's first send
-ID = re.compile(r"^[a-z0-9_-]{1,32}$")
+# Names the campaign uses itself: the first send, the A/B winner's phase, the holdout's statistics.
+RESERVED_STAGES = (MAIN, "winner", "holdout")
+ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")  # never "-": the statistics' key for "no variant"
+# The longest an A/B wait or a stage may lie after the start: a campaign's audience pages are kept for 60 days
+# (closedloop.adapters.campaigns.AUDIENCE_RETENTION_DAYS), and a later phase reads them again.
+MAX_SPAN = timedelta(days=30)
 CAMPAIGN_ID = re.compile(r"^c_[0-9a-f]{24}$")
 MAX_NAME = 200
 MAX_SUBJECT = 300
@@ -173,7 +178,7 @@ def _variants(value: object, base: str | None, template: Callable[[object, str],
             raise InvalidInput(f'{where} must be an object with "id" and "subject" and/or "template"')
         variant_id = variant.get("id")
         if not isinstance(variant_id, str) or not ID.match(variant_id):
-            raise InvalidInput(f"{where}.id must be 1 to 32 of a-z, 0-9, _ and -")
+            raise InvalidInput(f"{where}.id must be 1 to 32 of a-z, 0-9, _ and -, starting with a letter or digit")
         if variant_id in seen:
             raise InvalidInput(f"{where}.id: {variant_id!r} is used twice")
         seen.add(variant_id)
@@ -204,7 +209,8 @@ def _ab(value: object, variants: list[dict] | None) -> dict:
         raise InvalidInput("ab: test_share + holdout_share must be less than 1 (someone must get the winner)")
     if value["metric"] not in METRICS:
         raise InvalidInput(f"ab.metric must be one of {', '.join(METRICS)}")
-    duration(value["wait"], "ab.wait")
+    if duration(value["wait"], "ab.wait") > MAX_SPAN:
+        raise InvalidInput("ab.wait may be at most 30 days")
     return {"test_share": test, "holdout_share": holdout, "metric": value["metric"], "wait": value["wait"]}
 
 
@@ -220,7 +226,7 @@ def _goal(value: object) -> dict:
 def _stages(value: object, template, start: datetime, ab: dict | None) -> list[dict]:
     if not isinstance(value, list) or not 1 <= len(value) <= MAX_STAGES:
         raise InvalidInput(f"stages must be a list of 1 to {MAX_STAGES} stages")
-    seen = {MAIN}
+    seen: set[str] = set()
     stages = []
     for n, stage in enumerate(value):
         where = f"stages[{n}]"
@@ -228,9 +234,11 @@ def _stages(value: object, template, start: datetime, ab: dict | None) -> list[d
             raise InvalidInput(f'{where} must be an object with "id", "after" or "at", "template" and "to"')
         stage_id = stage.get("id")
         if not isinstance(stage_id, str) or not ID.match(stage_id):
-            raise InvalidInput(f"{where}.id must be 1 to 32 of a-z, 0-9, _ and -")
+            raise InvalidInput(f"{where}.id must be 1 to 32 of a-z, 0-9, _ and -, starting with a letter or digit")
+        if stage_id in RESERVED_STAGES:
+            raise InvalidInput(f"{where}.id: {stage_id!r} is reserved ({', '.join(RESERVED_STAGES)})")
         if stage_id in seen:
-            raise InvalidInput(f"{where}.id: {stage_id!r} is used twice (or is the reserved {MAIN!r})")
+            raise InvalidInput(f"{where}.id: {stage_id!r} is used twice")
         seen.add(stage_id)
         if ("after" in stage) == ("at" in stage):
             raise InvalidInput(f'{where} needs exactly one of "after" (e.g. "3d") or "at" (an instant)')
@@ -240,6 +248,8 @@ def _stages(value: object, template, start: datetime, ab: dict | None) -> list[d
         shaped["to"] = "not_converted"
         if "after" in stage:
             after = duration(stage["after"], f"{where}.after")
+            if after > MAX_SPAN:
+                raise InvalidInput(f"{where}.after may be at most 30 days")
             if ab and after <= duration(ab["wait"], "ab.wait"):
                 raise InvalidInput(f"{where}.after must be longer than ab.wait (the winner goes out first)")
             shaped["after"] = stage["after"]
@@ -247,6 +257,8 @@ def _stages(value: object, template, start: datetime, ab: dict | None) -> list[d
             at = _instant(stage["at"], f"{where}.at")
             if at <= start:
                 raise InvalidInput(f"{where}.at must lie after the campaign's send_at (or now)")
+            if at > start + MAX_SPAN:
+                raise InvalidInput(f"{where}.at may lie at most 30 days after the campaign's send_at (or now)")
             shaped["at"] = isoformat(at)
         stages.append(shaped)
     return stages
