@@ -8,18 +8,15 @@ shipped content cannot break the suite.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 
-from closedloop.clock import isoformat, parse_instant
 from closedloop_local.client import LocalClient
 from closedloop_local.runtime import Runtime
 
 CONTENT_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "content"
-BERLIN = ZoneInfo("Europe/Berlin")  # [birthday] default_timezone of the fixture content: quiet hours' zone
+QUIET_HOURS_ZONE = "Europe/Berlin"  # [birthday] default_timezone of the fixture content: quiet hours' zone
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +35,4 @@ def morning(client: LocalClient) -> str:
     """Moves the runtime clock to 09:00 Berlin time, the next such morning: campaign mail is capped, and in the
     recipients' quiet hours (21:00-08:00 in their zone, Europe/Berlin when they have none) it waits, so a campaign
     test that ran on the real time of day would pass by day and fail by night."""
-    now = parse_instant(client.now()).astimezone(BERLIN)
-    at = now.replace(hour=9, minute=0, second=0, microsecond=0)
-    return client.set_clock(isoformat(at if at > now else at + timedelta(days=1)))
+    return client.advance_to_local_hour(9, QUIET_HOURS_ZONE)
