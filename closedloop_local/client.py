@@ -12,9 +12,11 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from email.message import Message
 from html.parser import HTMLParser
 from typing import Any
+from zoneinfo import ZoneInfo
 
 # Clicks come from a browser; a script's user agent could be scored as a link scanner.
 BROWSER_UA = (
@@ -105,6 +107,13 @@ class LocalClient:
 
     def advance(self, seconds: float) -> str:
         return self.ok("POST", "/_local/clock", {"advance_seconds": seconds}, auth=False)["now"]
+
+    def advance_to_local_hour(self, hour: int, zone: str) -> str:
+        """Moves the clock forward to the next `hour`:00 wall time in `zone` (e.g. a morning, out of quiet hours)."""
+        now = datetime.fromisoformat(self.now().replace("Z", "+00:00")).astimezone(ZoneInfo(zone))
+        at = now.replace(hour=hour, minute=0, second=0, microsecond=0)
+        at = at if at > now else at + timedelta(days=1)  # aware arithmetic in a ZoneInfo zone keeps the wall time
+        return self.set_clock(at.astimezone(UTC).isoformat().replace("+00:00", "Z"))
 
     def settle(self) -> dict:
         """Let the clicks made so far count: drain (they are stored), move the clock past the settle window, drain

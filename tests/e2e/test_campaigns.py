@@ -12,6 +12,8 @@ from closedloop_local import outbox
 
 RULES = {"field": "attributes.group", "op": "==", "value": None}
 
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("morning")]
+
 
 @pytest.fixture(autouse=True)
 def morning(client):
@@ -117,9 +119,13 @@ def test_an_ab_winner_forced_by_clicks_goes_to_the_rest(client):
     everyone = [m for m in client.outbox() if m["tags"].get("campaign") == campaign_id]
     assert len(everyone) == 20 and len({m["to"][0] for m in everyone}) == 20
     rest = everyone[4:]
-    assert {m["tags"]["variant"] for m in rest} == {campaign["winner"]}
-    if campaign["stats"]:  # the statistics are merged: the clicks decide
-        assert campaign["winner"] == "b"
+    assert campaign["winner"] == "b"  # two human clicks on B, none on A
+    assert {(m["tags"]["stage"], m["tags"]["variant"], m["subject"]) for m in rest} == {("main", "b", "Bold B")}
+    variants = campaign["stats"]["stages"]["main"]["variants"]
+    # The rest is sent as stage `main`, variant `b`: b's counters add the test group (2) and the rest (16).
+    assert (variants["a"]["sent"], variants["a"]["clicks_human_unique"]) == (2, 0)
+    assert (variants["b"]["sent"], variants["b"]["clicks_human_unique"]) == (18, 2)
+    assert (campaign["stats"]["total"]["targeted"], campaign["stats"]["total"]["sent"]) == (20, 20)
 
 
 def test_ses_throttling_delays_but_sends_everyone_once(client, monkeypatch):
