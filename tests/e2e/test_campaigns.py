@@ -15,18 +15,6 @@ RULES = {"field": "attributes.group", "op": "==", "value": None}
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("morning")]
 
 
-@pytest.fixture(autouse=True)
-def morning(client):
-    """Each test starts on the next morning (09:00 in Berlin, the recipients' default zone): campaign mail keeps quiet
-    hours, so a test must not depend on the hour CI happens to run at. The clock only moves forward."""
-    from datetime import timedelta
-
-    from closedloop.clock import isoformat, parse_instant
-
-    now = parse_instant(client.advance(0))
-    client.set_clock(isoformat((now + timedelta(days=1)).replace(hour=8, minute=0, second=0, microsecond=0)))
-
-
 def _people(client, group: str, n: int) -> list[str]:
     ids = []
     for i in range(n):
