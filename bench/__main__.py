@@ -18,7 +18,9 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench import campaigns as campaign_scale
 from bench import checks, clicks, counting, csv_import, events, imports, pacing, pausing
+from bench import cost as costs
 from bench import render as rendering
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -47,6 +49,13 @@ def main() -> int:
         figures["csv_import"] = csv_import.measure()
         progress("measuring personalised renders (offers, tracked links, CSS inlining) against bare Jinja2 ...")
         figures["render"] = rendering.measure()
+        progress(
+            f"measuring a campaign to {campaign_scale.SMALL:,} and to {campaign_scale.LARGE:,} recipients "
+            "on the local runtime ..."
+        )
+        figures["campaign_scale"] = campaign_scale.measure()
+        progress(f"measuring the AWS cost of a campaign mail ({costs.RECIPIENTS:,} mails, functions in-process) ...")
+        figures["cost"] = costs.measure()
     figures["machine"] = {
         "python": platform.python_version(),
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -142,7 +151,47 @@ def table_rows(f: dict) -> list[tuple[str, object, str]]:
                 ">= 0.5",
             )
         )
+    if "campaign_scale" in f:
+        rows += campaign_rows(f["campaign_scale"])
+    if "cost" in f:
+        rows += cost_rows(f["cost"])
     return rows
+
+
+def campaign_rows(c: dict) -> list[tuple[str, object, str]]:
+    small, large = c["small"], c["large"]
+    n, m = f"{small['recipients']:,}", f"{large['recipients']:,}"
+    return [
+        (f"AWS requests per campaign recipient, {n} recipients", small["aws_requests_per_recipient"], ""),
+        (f"AWS requests per campaign recipient, {m} recipients", large["aws_requests_per_recipient"], ""),
+        (
+            f"campaign wall time per recipient, {m} / {n} recipients "
+            f"({large['wall_ms_per_recipient']}/{small['wall_ms_per_recipient']} ms)",
+            c["wall_per_recipient_ratio"],
+            "~1 (flat)",
+        ),
+        (
+            f"dispatcher peak memory, {m} / {n} recipients "
+            f"({large['dispatch_peak_rss_mib']}/{small['dispatch_peak_rss_mib']} MiB)",
+            c["dispatch_peak_ratio"],
+            "~1 (bounded)",
+        ),
+    ]
+
+
+def cost_rows(c: dict) -> list[tuple[str, object, str]]:
+    usd = c["usd_per_million_mails"]
+    breakdown = ", ".join(f"{k} ${v:g}" for k, v in sorted(usd.items(), key=lambda r: -r[1]) if v and k != "ses")
+    return [
+        (
+            f"AWS cost of a 1,000,000-recipient campaign / SES alone "
+            f"(${c['total_usd']:g}/${usd['ses']:g}; {breakdown})",
+            c["ratio_to_ses"],
+            "<= 1.03",
+        ),
+        ("DynamoDB write request units per sent campaign mail", c["per_mail"]["wru"], ""),
+        ("sender CPU per mail, ms (in-process, thread time)", c["per_mail"]["lambda_cpu_ms"].get("sender"), ""),
+    ]
 
 
 def table(rows: list[tuple[str, object, str]]) -> str:

@@ -12,6 +12,8 @@ _installed = False
 _lock = threading.Lock()
 requests: Counter = Counter()  # "dynamodb.TransactWriteItems" -> calls
 items_read: Counter = Counter()  # operation -> items returned by Query/Scan/GetItem/BatchGetItem
+# More (event, handler) pairs registered on every client created after install() (bench/cost.py's capacity units).
+hooks: list = []
 
 
 def _before(event_name: str, **kwargs) -> None:
@@ -46,6 +48,8 @@ def install() -> None:
         client = original(self, *args, **kwargs)
         client.meta.events.register("before-call.*.*", _before)
         client.meta.events.register("after-call.*.*", _after)
+        for event, hook in hooks:
+            client.meta.events.register(event, hook)
         return client
 
     botocore.session.Session.create_client = create_client
